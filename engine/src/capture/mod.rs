@@ -1,0 +1,54 @@
+//! Capture: where frames come from.
+//!
+//! A source yields [`FrameRef`]s: a timestamp, a link type and the location of
+//! the frame's bytes inside a [`Backing`] buffer. Capture files are memory
+//! mapped, so a frame is an offset into the map and no packet is copied
+//! between the reader and the workers.
+
+use std::sync::Arc;
+
+pub mod file;
+
+/// Packet time: nanoseconds since the Unix epoch, taken from the capture.
+pub type Nanos = u64;
+
+/// Where a frame lies in its batch's backing buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef {
+    /// Capture timestamp.
+    pub ts: Nanos,
+    /// Byte offset of the frame in the backing buffer.
+    pub offset: usize,
+    /// Bytes captured (present in the buffer).
+    pub caplen: u32,
+    /// Length of the frame on the wire.
+    pub origlen: u32,
+    /// The frame's link type (a `LINKTYPE_*` value from the tcpdump registry).
+    pub linktype: u16,
+}
+
+/// The bytes that a batch's frames point into.
+pub enum Backing {
+    /// A memory-mapped capture file, shared by every batch cut from it.
+    Mapped(Arc<memmap2::Mmap>),
+    /// Frames copied out of a live source.
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    /// The whole buffer.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
+
+    /// The bytes of one frame. Out-of-range references give an empty slice.
+    #[inline]
+    pub fn frame(&self, f: &FrameRef) -> &[u8] {
+        let b = self.bytes();
+        b.get(f.offset..f.offset.saturating_add(f.caplen as usize)).unwrap_or(&[])
+    }
+}

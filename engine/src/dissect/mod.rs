@@ -1,0 +1,1 @@
+//! Dissect: protocol detection and per-flow application-layer state.

@@ -1,0 +1,1 @@
+//! Flow: bidirectional flow keys, per-worker flow tables and TCP state.

@@ -1,0 +1,1 @@
+//! Reassembly: TCP byte streams per direction (filled in by the reassembly work).

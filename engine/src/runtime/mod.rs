@@ -1,0 +1,1 @@
+//! Runtime: the reader, worker and output threads.

@@ -1,0 +1,1 @@
+//! Counters gathered into the final `stats` record.
