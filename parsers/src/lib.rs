@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ot;
 pub mod stream;
 
 pub mod cclink;
