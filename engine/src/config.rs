@@ -1,1 +1,147 @@
-//! Configuration (TOML).
+//! Configuration: a TOML file, every key optional with a documented default.
+//!
+//! No configuration file is needed to run; `spanwatch config` prints the
+//! defaults as a commented TOML file. `docs/configuration.md` documents each key.
+
+use crate::decode::DecodeConfig;
+use crate::flow::FlowConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Threads and batching (`[runtime]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Worker threads; 0 means one per CPU core. `--workers` overrides it.
+    pub workers: usize,
+    /// Frames per batch handed from the reader to a worker.
+    pub batch_size: usize,
+    /// Batches that may wait in each worker's queue (bounded channel).
+    pub queue_depth: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { workers: 0, batch_size: 256, queue_depth: 64 }
+    }
+}
+
+/// IP fragment reassembly (`[decode]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecodeSection {
+    /// Most IP datagrams under reassembly at once, over all workers.
+    pub max_fragment_trackers: usize,
+    /// Seconds of packet time after which an incomplete datagram is dropped.
+    pub fragment_timeout: u64,
+}
+
+impl Default for DecodeSection {
+    fn default() -> Self {
+        let d = DecodeConfig::default();
+        DecodeSection { max_fragment_trackers: d.max_fragment_trackers, fragment_timeout: d.fragment_timeout_secs }
+    }
+}
+
+impl DecodeSection {
+    /// The decoder settings for one of `workers` workers.
+    pub fn for_worker(&self, workers: usize) -> DecodeConfig {
+        DecodeConfig {
+            max_fragment_trackers: (self.max_fragment_trackers / workers.max(1)).max(64),
+            fragment_timeout_secs: self.fragment_timeout,
+        }
+    }
+}
+
+/// EVE output (`[output]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Default EVE path when `--eve` is not given; `-` is stdout.
+    pub eve: String,
+    /// Write `flow` records.
+    pub flow_records: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { eve: "eve.json".into(), flow_records: true }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[runtime]`
+    pub runtime: RuntimeConfig,
+    /// `[decode]`
+    pub decode: DecodeSection,
+    /// `[flow]`
+    pub flow: FlowConfig,
+    /// `[output]`
+    pub output: OutputConfig,
+}
+
+impl Config {
+    /// Reads and checks a TOML file. The error is one line naming the file.
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.message().replace('\n', " "))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Rejects values that cannot work.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.runtime.batch_size == 0 || self.runtime.batch_size > 65_536 {
+            return Err("runtime.batch_size must be between 1 and 65536".into());
+        }
+        if self.runtime.queue_depth == 0 {
+            return Err("runtime.queue_depth must be at least 1".into());
+        }
+        if self.flow.max_flows < 16 {
+            return Err("flow.max_flows must be at least 16".into());
+        }
+        Ok(())
+    }
+
+    /// The defaults as TOML.
+    pub fn default_toml() -> String {
+        toml::to_string_pretty(&Config::default()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn defaults_round_trip() {
+        assert_eq!(Config::parse(&Config::default_toml()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let e = Config::parse("[flow]\nmax_flowz = 3\n").unwrap_err();
+        assert!(e.contains("max_flowz"), "{e}");
+    }
+
+    #[test]
+    fn partial_section_keeps_other_defaults() {
+        let c = Config::parse("[flow.timeouts]\ntcp_established = 5\n").unwrap();
+        assert_eq!(c.flow.timeouts.tcp_established, 5);
+        assert_eq!(c.flow.timeouts.udp_new, 30);
+        assert_eq!(c.flow.max_flows, 1_000_000);
+    }
+}

@@ -192,6 +192,6 @@ impl CaptureFile {
         let ts: Nanos = sec * 1_000_000_000 + if self.nanos { frac } else { frac * 1000 };
         self.pos = data + caplen as usize;
         self.frames += 1;
-        Some(FrameRef { ts, offset: data, caplen, origlen, linktype: self.linktype })
+        Some(FrameRef { ts, clock: 0, offset: data, caplen, origlen, linktype: self.linktype })
     }
 }

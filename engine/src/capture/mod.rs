@@ -17,6 +17,12 @@ pub type Nanos = u64;
 pub struct FrameRef {
     /// Capture timestamp.
     pub ts: Nanos,
+    /// The input clock when this frame was read: the highest timestamp of
+    /// any frame read so far, across all files. Timeouts compare against it,
+    /// so a capture with timestamps out of order ends flows the same way
+    /// whichever worker sees which frames. Sources fill it in with
+    /// [`InputClock`]; `0` until then.
+    pub clock: Nanos,
     /// Byte offset of the frame in the backing buffer.
     pub offset: usize,
     /// Bytes captured (present in the buffer).
@@ -50,5 +56,20 @@ impl Backing {
     pub fn frame(&self, f: &FrameRef) -> &[u8] {
         let b = self.bytes();
         b.get(f.offset..f.offset.saturating_add(f.caplen as usize)).unwrap_or(&[])
+    }
+}
+
+/// The monotonic clock of an input: the highest packet timestamp read so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InputClock(pub Nanos);
+
+impl InputClock {
+    /// Advances with a frame and stamps it.
+    #[inline]
+    pub fn stamp(&mut self, f: &mut FrameRef) {
+        if f.ts > self.0 {
+            self.0 = f.ts;
+        }
+        f.clock = self.0;
     }
 }

@@ -1,1 +1,232 @@
 //! Runtime: the reader, worker and output threads.
+//!
+//! ```text
+//!  reader (calling thread) ──batches──▶ worker 0..N ──EVE line buffers──▶ writer thread
+//!        symmetric hash of the          decode, flow, ...              one file
+//!        outer IP pair picks a worker
+//! ```
+//!
+//! Channels are bounded (crossbeam) and carry batches, never single packets.
+//! Frames of a capture file are not copied: a batch holds an `Arc` of the
+//! file's memory map and offsets into it.
+
+pub mod worker;
+
+use crate::capture::file::{CaptureFile, OpenError};
+use crate::capture::{Backing, FrameRef, InputClock, Nanos};
+use crate::config::Config;
+use crate::decode::dispatch_hash;
+use crate::output::json::JsonWriter;
+use crate::output::writer::{self, EveTarget, WriterStats};
+use crate::stats::{write_stats, CaptureStats, WorkerStats};
+use crossbeam_channel::{bounded, Sender};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use worker::{Worker, WorkerResult};
+
+/// Frames on their way from the reader to one worker.
+pub struct FrameBatch {
+    /// The buffer the frames point into.
+    pub backing: Arc<Backing>,
+    /// The frames, in capture order.
+    pub frames: Vec<FrameRef>,
+    /// When the reader handed the batch over (for latency figures).
+    pub sent: Instant,
+}
+
+/// Messages to a worker.
+pub enum ToWorker {
+    /// Frames to process.
+    Batch(FrameBatch),
+    /// End of input; `final_clock` is the input clock after the last frame.
+    Finish {
+        /// The input clock at the end.
+        final_clock: Nanos,
+    },
+}
+
+/// What `spanwatch replay` is asked to do.
+pub struct ReplayOptions {
+    /// Capture files, processed in order as one input.
+    pub files: Vec<PathBuf>,
+    /// Worker threads (≥ 1).
+    pub workers: usize,
+    /// Where EVE goes.
+    pub eve: EveTarget,
+    /// Configuration.
+    pub config: Config,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// A file that ended inside a record.
+#[derive(Debug, Clone)]
+pub struct Truncation {
+    /// The file.
+    pub path: PathBuf,
+    /// Byte offset of the cut-off record.
+    pub offset: usize,
+    /// Frames read from it before the cut.
+    pub frames: u64,
+}
+
+/// What a replay did.
+pub struct ReplaySummary {
+    /// Reader counters.
+    pub capture: CaptureStats,
+    /// Worker counters, summed.
+    pub workers: WorkerStats,
+    /// EVE writer counters.
+    pub writer: WriterStats,
+    /// Files cut off mid-record.
+    pub truncated: Vec<Truncation>,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+    /// Batch latency from reader to worker completion, nanoseconds.
+    pub latency: hdrhistogram::Histogram<u64>,
+}
+
+/// Why a replay failed.
+#[derive(Debug)]
+pub enum ReplayError {
+    /// An input file could not be opened (exit code 2).
+    Open(OpenError),
+    /// The output could not be written.
+    Output(std::io::Error),
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayError::Open(e) => write!(f, "{e}"),
+            ReplayError::Output(e) => write!(f, "cannot write EVE output: {e}"),
+        }
+    }
+}
+
+/// Opens every file first, so that a bad file fails the run before any work.
+pub fn open_all(files: &[PathBuf]) -> Result<Vec<CaptureFile>, OpenError> {
+    files.iter().map(|p| CaptureFile::open(p)).collect()
+}
+
+/// Replays capture files through the pipeline.
+pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
+    let started = Instant::now();
+    let mut inputs = open_all(&opts.files).map_err(ReplayError::Open)?;
+    let workers = opts.workers.max(1);
+    let cfg = &opts.config;
+    let first = writer::open_target(&opts.eve, true).map_err(ReplayError::Output)?;
+    let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 8);
+    let reopen = Arc::new(AtomicBool::new(false));
+    let target = opts.eve.clone();
+    let writer_handle = std::thread::Builder::new()
+        .name("sw-output".into())
+        .spawn(move || writer::run(target, first, out_rx, reopen))
+        .map_err(ReplayError::Output)?;
+
+    let mut txs: Vec<Sender<ToWorker>> = Vec::with_capacity(workers);
+    let mut handles = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let (tx, rx) = bounded::<ToWorker>(cfg.runtime.queue_depth);
+        let w = Worker::new(cfg, workers, out_tx.clone());
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("sw-worker-{i}"))
+                .spawn(move || w.run(rx))
+                .map_err(ReplayError::Output)?,
+        );
+        txs.push(tx);
+    }
+
+    let total_bytes: usize = inputs.iter().map(|f| f.len()).sum();
+    let bar = if opts.progress { Some(progress_bar(total_bytes as u64)) } else { None };
+    let mut cap = CaptureStats { files: inputs.len() as u64, ..Default::default() };
+    let mut truncated = Vec::new();
+    let mut clock = InputClock::default();
+    let batch_size = cfg.runtime.batch_size;
+    let mut done_bytes = 0usize;
+    for file in inputs.iter_mut() {
+        let backing = Arc::new(Backing::Mapped(file.map().clone()));
+        let mut pending: Vec<Vec<FrameRef>> = (0..workers).map(|_| Vec::with_capacity(batch_size)).collect();
+        let mut since_progress = 0usize;
+        while let Some(mut f) = file.next_frame() {
+            clock.stamp(&mut f);
+            cap.frames += 1;
+            cap.bytes += f.caplen as u64;
+            let w = if workers == 1 {
+                0
+            } else {
+                (dispatch_hash(f.linktype, backing.frame(&f)) % workers as u64) as usize
+            };
+            let q = &mut pending[w];
+            q.push(f);
+            if q.len() >= batch_size {
+                let frames = std::mem::replace(q, Vec::with_capacity(batch_size));
+                let _ = txs[w].send(ToWorker::Batch(FrameBatch { backing: backing.clone(), frames, sent: Instant::now() }));
+                since_progress += 1;
+                if since_progress >= 64 {
+                    since_progress = 0;
+                    if let Some(b) = &bar {
+                        b.set_position((done_bytes + file.position()) as u64);
+                    }
+                }
+            }
+        }
+        for (w, q) in pending.into_iter().enumerate() {
+            if !q.is_empty() {
+                let _ = txs[w].send(ToWorker::Batch(FrameBatch { backing: backing.clone(), frames: q, sent: Instant::now() }));
+            }
+        }
+        done_bytes += file.len();
+        if let Some(off) = file.truncated_at() {
+            cap.truncated_files += 1;
+            truncated.push(Truncation { path: file.path().to_path_buf(), offset: off, frames: file.frames() });
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    for tx in &txs {
+        let _ = tx.send(ToWorker::Finish { final_clock: clock.0 });
+    }
+    drop(txs);
+    let mut ws = WorkerStats::default();
+    let mut latency = hdrhistogram::Histogram::<u64>::new(2).expect("valid sigfig");
+    for h in handles {
+        let r: WorkerResult = h.join().unwrap_or_else(|_| WorkerResult {
+            stats: WorkerStats::default(),
+            latency: hdrhistogram::Histogram::new(2).expect("valid sigfig"),
+        });
+        ws.merge(&r.stats);
+        let _ = latency.add(&r.latency);
+    }
+    // The final stats record.
+    let events = ws.pipeline.flow_records + ws.pipeline.anomaly_records + 1;
+    let mut line = Vec::with_capacity(4096);
+    {
+        let mut w = JsonWriter::object(&mut line);
+        w.raw("timestamp", &crate::output::eve::rfc3339_quoted(clock.0));
+        w.str("event_type", "stats");
+        write_stats(&mut w, &cap, &ws, events);
+        w.finish();
+    }
+    let _ = out_tx.send(line);
+    drop(out_tx);
+    let writer = match writer_handle.join() {
+        Ok(r) => r.map_err(ReplayError::Output)?,
+        Err(_) => return Err(ReplayError::Output(std::io::Error::other("output thread panicked"))),
+    };
+    Ok(ReplaySummary { capture: cap, workers: ws, writer, truncated, wall: started.elapsed(), latency })
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
+    ) {
+        b.set_style(style);
+    }
+    b
+}
