@@ -122,6 +122,9 @@ pub struct Flow {
     pub icmp_code: u8,
     /// The handshake (SYN) was seen; otherwise the flow was picked up mid-stream.
     pub syn_seen: bool,
+    /// Sequence number of the client's SYN, when seen. A SYN with the same
+    /// number after a RST is a retransmitted attempt, not a new connection.
+    pub client_isn: Option<u32>,
     /// Application-layer state: protocol detection, reassembly, dissectors.
     pub app: FlowApp,
 }
@@ -312,6 +315,7 @@ impl FlowTable {
                 && f.tcp_state.is_closed()
                 && p.tcp.flags & (crate::decode::tcp_flags::SYN | crate::decode::tcp_flags::ACK)
                     == crate::decode::tcp_flags::SYN
+                && f.client_isn != Some(p.tcp.seq)
             {
                 end = Some(EndReason::Forced);
             }
@@ -401,6 +405,7 @@ impl FlowTable {
             icmp_type: it,
             icmp_code: ic,
             syn_seen,
+            client_isn: (p.proto == ipproto::TCP && p.tcp.flags & (SYN | ACK) == SYN).then_some(p.tcp.seq),
             app: FlowApp::default(),
         }
     }
