@@ -32,17 +32,28 @@ fn tmpdir(name: &str) -> PathBuf {
 
 /// Runs a replay to stdout and returns (output, parsed EVE records).
 fn replay(files: &[&Path], extra: &[&str]) -> (Output, Vec<serde_json::Value>) {
-    let out = bin().arg("replay").args(files).args(["--eve", "-", "-q"]).args(extra).output().unwrap();
+    let out = bin()
+        .arg("replay")
+        .args(files)
+        .args(["--eve", "-", "-q"])
+        .args(extra)
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout.clone()).expect("EVE is UTF-8");
     let recs = text
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}")))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .unwrap_or_else(|e| panic!("invalid JSON line {l:?}: {e}"))
+        })
         .collect();
     (out, recs)
 }
 
 fn tcp_flows(recs: &[serde_json::Value]) -> usize {
-    recs.iter().filter(|r| r["event_type"] == "flow" && r["proto"] == "TCP").count()
+    recs.iter()
+        .filter(|r| r["event_type"] == "flow" && r["proto"] == "TCP")
+        .count()
 }
 
 /// TCP flow counts per shared capture. The `tshark` column is what
@@ -100,15 +111,28 @@ fn every_shared_capture_replays_with_expected_tcp_flow_counts() {
     for (file, tshark, expected, why) in EXPECTED_TCP_FLOWS {
         let path = dir.join(file);
         let (out, recs) = replay(&[&path], &["--workers", "1"]);
-        assert!(out.status.success(), "{file}: exit {:?}, stderr {}", out.status, String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{file}: exit {:?}, stderr {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         let last = recs.last().unwrap_or_else(|| panic!("{file}: no output"));
-        assert_eq!(last["event_type"], "stats", "{file}: the last record is the stats record");
+        assert_eq!(
+            last["event_type"], "stats",
+            "{file}: the last record is the stats record"
+        );
         for r in &recs {
-            assert!(r["timestamp"].is_string() && r["event_type"].is_string(), "{file}: {r}");
+            assert!(
+                r["timestamp"].is_string() && r["event_type"].is_string(),
+                "{file}: {r}"
+            );
         }
         let n = tcp_flows(&recs);
         if n != *expected {
-            failures.push(format!("{file}: {n} TCP flows, expected {expected} (tshark {tshark}) {why}"));
+            failures.push(format!(
+                "{file}: {n} TCP flows, expected {expected} (tshark {tshark}) {why}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -119,8 +143,15 @@ fn every_shared_capture_replays_with_expected_tcp_flow_counts() {
         if sub.is_dir() {
             for f in std::fs::read_dir(&sub).unwrap() {
                 let f = f.unwrap().path();
-                let rel = format!("{}/{}", sub.file_name().unwrap().to_str().unwrap(), f.file_name().unwrap().to_str().unwrap());
-                assert!(listed.contains(&rel.as_str()), "capture {rel} has no expected count");
+                let rel = format!(
+                    "{}/{}",
+                    sub.file_name().unwrap().to_str().unwrap(),
+                    f.file_name().unwrap().to_str().unwrap()
+                );
+                assert!(
+                    listed.contains(&rel.as_str()),
+                    "capture {rel} has no expected count"
+                );
             }
         }
     }
@@ -165,7 +196,11 @@ fn one_worker_and_four_workers_give_the_same_events() {
     let (o1, r1) = replay(&refs, &["--workers", "1"]);
     let (o4, r4) = replay(&refs, &["--workers", "4"]);
     assert!(o1.status.success() && o4.status.success());
-    assert!(r1.len() > 100, "a meaningful number of events: {}", r1.len());
+    assert!(
+        r1.len() > 100,
+        "a meaningful number of events: {}",
+        r1.len()
+    );
     assert_eq!(canonical_events(&r1), canonical_events(&r4));
 }
 
@@ -191,22 +226,37 @@ fn assert_one_line_error(o: &Output, needle: &str, file: &Path) {
     let e = stderr(o);
     assert_eq!(e.trim_end().lines().count(), 1, "exactly one line: {e:?}");
     assert!(e.contains(needle), "{e:?} should say {needle:?}");
-    assert!(e.contains(&file.display().to_string()), "{e:?} should name {}", file.display());
+    assert!(
+        e.contains(&file.display().to_string()),
+        "{e:?} should name {}",
+        file.display()
+    );
 }
 
 #[test]
 fn missing_file_is_one_line_and_exit_2() {
     let d = tmpdir("missing");
     let f = d.join("nope.pcap");
-    let o = bin().args(["replay", "--eve", "-"]).arg(&f).output().unwrap();
+    let o = bin()
+        .args(["replay", "--eve", "-"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "no such file", &f);
-    assert!(o.stdout.is_empty(), "nothing is written for a run that cannot start");
+    assert!(
+        o.stdout.is_empty(),
+        "nothing is written for a run that cannot start"
+    );
 }
 
 #[test]
 fn directory_is_unreadable_one_line_and_exit_2() {
     let d = tmpdir("dir");
-    let o = bin().args(["replay", "--eve", "-"]).arg(&d).output().unwrap();
+    let o = bin()
+        .args(["replay", "--eve", "-"])
+        .arg(&d)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "cannot read", &d);
 }
 
@@ -215,7 +265,11 @@ fn empty_file_is_one_line_and_exit_2() {
     let d = tmpdir("empty");
     let f = d.join("empty.pcap");
     std::fs::write(&f, b"").unwrap();
-    let o = bin().args(["replay", "--eve", "-"]).arg(&f).output().unwrap();
+    let o = bin()
+        .args(["replay", "--eve", "-"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "empty", &f);
 }
 
@@ -224,7 +278,11 @@ fn non_capture_file_is_one_line_and_exit_2() {
     let d = tmpdir("text");
     let f = d.join("notes.txt");
     std::fs::write(&f, b"this is a text file, not a capture\n").unwrap();
-    let o = bin().args(["replay", "--eve", "-"]).arg(&f).output().unwrap();
+    let o = bin()
+        .args(["replay", "--eve", "-"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "not a pcap or pcapng", &f);
 }
 
@@ -232,11 +290,22 @@ fn non_capture_file_is_one_line_and_exit_2() {
 fn a_bad_second_file_fails_before_any_output() {
     let d = tmpdir("second");
     let good = d.join("good.pcap");
-    std::fs::write(&good, pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")])).unwrap();
+    std::fs::write(
+        &good,
+        pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")]),
+    )
+    .unwrap();
     let bad = d.join("bad.pcap");
     std::fs::write(&bad, b"garbage!").unwrap();
     let eve = d.join("eve.json");
-    let o = bin().arg("replay").arg(&good).arg(&bad).arg("--eve").arg(&eve).output().unwrap();
+    let o = bin()
+        .arg("replay")
+        .arg(&good)
+        .arg(&bad)
+        .arg("--eve")
+        .arg(&eve)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "not a pcap or pcapng", &bad);
 }
 
@@ -247,10 +316,22 @@ fn unreadable_config_and_bad_config_are_one_line_and_exit_2() {
     std::fs::write(&good, pcap(&[])).unwrap();
     let cfg = d.join("bad.toml");
     std::fs::write(&cfg, "[flow]\nmax_flowz = 1\n").unwrap();
-    let o = bin().arg("replay").arg(&good).args(["--eve", "-", "--config"]).arg(&cfg).output().unwrap();
+    let o = bin()
+        .arg("replay")
+        .arg(&good)
+        .args(["--eve", "-", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "max_flowz", &cfg);
     let missing = d.join("missing.toml");
-    let o = bin().arg("replay").arg(&good).args(["--eve", "-", "--config"]).arg(&missing).output().unwrap();
+    let o = bin()
+        .arg("replay")
+        .arg(&good)
+        .args(["--eve", "-", "--config"])
+        .arg(&missing)
+        .output()
+        .unwrap();
     assert_one_line_error(&o, "cannot read", &missing);
 }
 
@@ -275,10 +356,30 @@ fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-fn frame_tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+fn frame_tcp(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
     let total = 20 + 20 + payload.len();
-    f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
     f.extend_from_slice(&src);
     f.extend_from_slice(&dst);
     f.extend_from_slice(&sport.to_be_bytes());
@@ -293,7 +394,9 @@ fn frame_tcp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u8, payl
 #[test]
 fn truncated_capture_is_processed_up_to_the_cut_and_exits_0() {
     let d = tmpdir("trunc");
-    let frames: Vec<Vec<u8>> = (0..5).map(|i| frame_tcp([10, 0, 0, 1], 1000 + i, [10, 0, 0, 2], 80, 0x02, b"")).collect();
+    let frames: Vec<Vec<u8>> = (0..5)
+        .map(|i| frame_tcp([10, 0, 0, 1], 1000 + i, [10, 0, 0, 2], 80, 0x02, b""))
+        .collect();
     let mut bytes = pcap(&frames);
     let full = bytes.len();
     bytes.truncate(full - 10); // the fifth record loses its tail
@@ -302,8 +405,15 @@ fn truncated_capture_is_processed_up_to_the_cut_and_exits_0() {
     let (o, recs) = replay(&[&f], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("truncated") && e.contains(&f.display().to_string()), "{e}");
-    assert_eq!(tcp_flows(&recs), 4, "the four whole records became four flows");
+    assert!(
+        e.contains("truncated") && e.contains(&f.display().to_string()),
+        "{e}"
+    );
+    assert_eq!(
+        tcp_flows(&recs),
+        4,
+        "the four whole records became four flows"
+    );
     let stats = recs.last().unwrap();
     assert_eq!(stats["stats"]["capture"]["frames"], 4);
     assert_eq!(stats["stats"]["capture"]["truncated_files"], 1);
@@ -343,7 +453,10 @@ fn garbage_frames_are_counted_never_fatal() {
         .sum::<u64>()
         + s["flow"]["memcap_drops"].as_u64().unwrap();
     assert_eq!(accounted, frames_read, "every frame is accounted for: {p}");
-    assert!(p["invalid"].as_u64().unwrap() >= 5, "the cut-off headers are invalid: {p}");
+    assert!(
+        p["invalid"].as_u64().unwrap() >= 5,
+        "the cut-off headers are invalid: {p}"
+    );
 }
 
 #[test]
@@ -352,8 +465,16 @@ fn several_files_are_one_input_in_order() {
     let a = d.join("a.pcap");
     let b = d.join("b.pcap");
     // The same connection's SYN in the first file and its SYN-ACK in the second.
-    std::fs::write(&a, pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")])).unwrap();
-    std::fs::write(&b, pcap(&[frame_tcp([10, 0, 0, 2], 80, [10, 0, 0, 1], 1000, 0x12, b"")])).unwrap();
+    std::fs::write(
+        &a,
+        pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")]),
+    )
+    .unwrap();
+    std::fs::write(
+        &b,
+        pcap(&[frame_tcp([10, 0, 0, 2], 80, [10, 0, 0, 1], 1000, 0x12, b"")]),
+    )
+    .unwrap();
     let (o, recs) = replay(&[&a, &b], &[]);
     assert!(o.status.success());
     let flows: Vec<_> = recs.iter().filter(|r| r["event_type"] == "flow").collect();
@@ -369,18 +490,31 @@ fn several_files_are_one_input_in_order() {
 fn eve_defaults_to_eve_json_in_the_current_directory() {
     let d = tmpdir("cwd");
     let a = d.join("a.pcap");
-    std::fs::write(&a, pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")])).unwrap();
-    let o = bin().current_dir(&d).arg("replay").arg(&a).output().unwrap();
+    std::fs::write(
+        &a,
+        pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")]),
+    )
+    .unwrap();
+    let o = bin()
+        .current_dir(&d)
+        .arg("replay")
+        .arg(&a)
+        .output()
+        .unwrap();
     assert!(o.status.success());
     let text = std::fs::read_to_string(d.join("eve.json")).unwrap();
     let kinds: BTreeMap<String, usize> = text.lines().fold(BTreeMap::new(), |mut m, l| {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        *m.entry(v["event_type"].as_str().unwrap().to_string()).or_default() += 1;
+        *m.entry(v["event_type"].as_str().unwrap().to_string())
+            .or_default() += 1;
         m
     });
     assert_eq!(kinds.get("flow"), Some(&1));
     assert_eq!(kinds.get("stats"), Some(&1));
     // The summary line names packets, flows, events and rates.
     let e = stderr(&o);
-    assert!(e.contains("1 packets") && e.contains("1 flows") && e.contains("Mpps"), "{e}");
+    assert!(
+        e.contains("1 packets") && e.contains("1 flows") && e.contains("Mpps"),
+        "{e}"
+    );
 }

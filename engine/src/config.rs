@@ -22,7 +22,11 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { workers: 0, batch_size: 256, queue_depth: 64 }
+        RuntimeConfig {
+            workers: 0,
+            batch_size: 256,
+            queue_depth: 64,
+        }
     }
 }
 
@@ -39,7 +43,10 @@ pub struct DecodeSection {
 impl Default for DecodeSection {
     fn default() -> Self {
         let d = DecodeConfig::default();
-        DecodeSection { max_fragment_trackers: d.max_fragment_trackers, fragment_timeout: d.fragment_timeout_secs }
+        DecodeSection {
+            max_fragment_trackers: d.max_fragment_trackers,
+            fragment_timeout: d.fragment_timeout_secs,
+        }
     }
 }
 
@@ -65,7 +72,10 @@ pub struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        OutputConfig { eve: "eve.json".into(), flow_records: true }
+        OutputConfig {
+            eve: "eve.json".into(),
+            flow_records: true,
+        }
     }
 }
 
@@ -86,7 +96,8 @@ pub struct Config {
 impl Config {
     /// Reads and checks a TOML file. The error is one line naming the file.
     pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -128,7 +139,10 @@ mod tests {
 
     #[test]
     fn defaults_round_trip() {
-        assert_eq!(Config::parse(&Config::default_toml()).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse(&Config::default_toml()).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]

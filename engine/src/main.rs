@@ -79,18 +79,34 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let workers = match a.workers.or(Some(config.runtime.workers).filter(|&w| w > 0)) {
+    let workers = match a
+        .workers
+        .or(Some(config.runtime.workers).filter(|&w| w > 0))
+    {
         Some(0) => {
             eprintln!("spanwatch: error: --workers must be at least 1");
             return ExitCode::from(2);
         }
         Some(w) => w,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let eve = EveTarget::parse(a.eve.as_deref().unwrap_or(&config.output.eve));
-    let total: u64 = a.files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total: u64 = a
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let progress = !a.no_progress && std::io::stderr().is_terminal() && total > 64 * 1024 * 1024;
-    let opts = ReplayOptions { files: a.files, workers, eve, config, progress };
+    let opts = ReplayOptions {
+        files: a.files,
+        workers,
+        eve,
+        config,
+        progress,
+    };
     match replay(opts) {
         Ok(s) => {
             for t in &s.truncated {

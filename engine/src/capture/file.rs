@@ -72,7 +72,10 @@ pub struct CaptureFile {
 impl CaptureFile {
     /// Opens and maps `path`, checking its header.
     pub fn open(path: &Path) -> Result<CaptureFile, OpenError> {
-        let err = |kind| OpenError { path: path.to_path_buf(), kind };
+        let err = |kind| OpenError {
+            path: path.to_path_buf(),
+            kind,
+        };
         let file = std::fs::File::open(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 err(OpenErrorKind::Missing)
@@ -80,9 +83,13 @@ impl CaptureFile {
                 err(OpenErrorKind::Unreadable(e))
             }
         })?;
-        let meta = file.metadata().map_err(|e| err(OpenErrorKind::Unreadable(e)))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| err(OpenErrorKind::Unreadable(e)))?;
         if meta.is_dir() {
-            return Err(err(OpenErrorKind::Unreadable(std::io::Error::other("is a directory"))));
+            return Err(err(OpenErrorKind::Unreadable(std::io::Error::other(
+                "is a directory",
+            ))));
         }
         if meta.len() == 0 {
             return Err(err(OpenErrorKind::Empty));
@@ -90,7 +97,8 @@ impl CaptureFile {
         // SAFETY: the file is opened read-only. If another process truncates it
         // while mapped, reads may fault; that is the usual contract of mapped
         // capture readers, and replay inputs are not written concurrently.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| err(OpenErrorKind::Unreadable(e)))?;
+        let map =
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| err(OpenErrorKind::Unreadable(e)))?;
         let b = &map[..];
         if b.len() < 4 {
             return Err(err(OpenErrorKind::NotACapture));
@@ -104,11 +112,17 @@ impl CaptureFile {
             _ => return Err(err(OpenErrorKind::NotACapture)),
         };
         if b.len() < 24 {
-            return Err(err(OpenErrorKind::BadHeader("pcap global header shorter than 24 bytes")));
+            return Err(err(OpenErrorKind::BadHeader(
+                "pcap global header shorter than 24 bytes",
+            )));
         }
         let rd = |o: usize| {
             let w = [b[o], b[o + 1], b[o + 2], b[o + 3]];
-            if big_endian { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }
+            if big_endian {
+                u32::from_be_bytes(w)
+            } else {
+                u32::from_le_bytes(w)
+            }
         };
         let linktype = (rd(20) & 0xffff) as u16;
         Ok(CaptureFile {
@@ -163,7 +177,11 @@ impl CaptureFile {
     fn rd(&self, o: usize) -> u32 {
         let b = &self.map[o..o + 4];
         let w = [b[0], b[1], b[2], b[3]];
-        if self.big_endian { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) }
+        if self.big_endian {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        }
     }
 
     /// The next frame, or `None` at the end of the file or at a cut-off record
@@ -192,6 +210,13 @@ impl CaptureFile {
         let ts: Nanos = sec * 1_000_000_000 + if self.nanos { frac } else { frac * 1000 };
         self.pos = data + caplen as usize;
         self.frames += 1;
-        Some(FrameRef { ts, clock: 0, offset: data, caplen, origlen, linktype: self.linktype })
+        Some(FrameRef {
+            ts,
+            clock: 0,
+            offset: data,
+            caplen,
+            origlen,
+            linktype: self.linktype,
+        })
     }
 }

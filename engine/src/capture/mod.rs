@@ -55,21 +55,35 @@ impl Backing {
     #[inline]
     pub fn frame(&self, f: &FrameRef) -> &[u8] {
         let b = self.bytes();
-        b.get(f.offset..f.offset.saturating_add(f.caplen as usize)).unwrap_or(&[])
+        b.get(f.offset..f.offset.saturating_add(f.caplen as usize))
+            .unwrap_or(&[])
     }
 }
 
-/// The monotonic clock of an input: the highest packet timestamp read so far.
+/// A backwards jump in packet time larger than this starts a new clock epoch
+/// (merged traces, or several files given out of time order).
+pub const EPOCH_JUMP: Nanos = 60 * 1_000_000_000;
+
+/// The clock of an input: the highest packet timestamp read so far, so that
+/// small reordering never moves time backwards. A jump back by more than
+/// [`EPOCH_JUMP`] starts a new epoch: the clock restarts at the new time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InputClock(pub Nanos);
 
 impl InputClock {
-    /// Advances with a frame and stamps it.
+    /// Advances with a frame and stamps it. Returns the previous clock when
+    /// this frame starts a new epoch; the caller then lets every worker
+    /// expire flows at that old clock before it hands over the frame.
     #[inline]
-    pub fn stamp(&mut self, f: &mut FrameRef) {
+    pub fn stamp(&mut self, f: &mut FrameRef) -> Option<Nanos> {
+        let mut ended = None;
         if f.ts > self.0 {
+            self.0 = f.ts;
+        } else if f.ts.saturating_add(EPOCH_JUMP) < self.0 {
+            ended = Some(self.0);
             self.0 = f.ts;
         }
         f.clock = self.0;
+        ended
     }
 }

@@ -244,7 +244,10 @@ pub struct DecodeConfig {
 
 impl Default for DecodeConfig {
     fn default() -> Self {
-        DecodeConfig { max_fragment_trackers: 8192, fragment_timeout_secs: 60 }
+        DecodeConfig {
+            max_fragment_trackers: 8192,
+            fragment_timeout_secs: 60,
+        }
     }
 }
 
@@ -262,7 +265,13 @@ impl Decoder {
     }
 
     /// Decodes one frame of link type `linktype`.
-    pub fn decode<'a>(&'a mut self, linktype: u16, ts: Nanos, frame: &'a [u8], wire_len: u32) -> Decoded<'a> {
+    pub fn decode<'a>(
+        &'a mut self,
+        linktype: u16,
+        ts: Nanos,
+        frame: &'a [u8],
+        wire_len: u32,
+    ) -> Decoded<'a> {
         self.stats.frames += 1;
         if linktype != 1 {
             self.stats.unsupported_linktype += 1;

@@ -33,7 +33,23 @@ impl FlowKey {
             _ => (p.sport, p.dport),
         };
         let src_is_lo = (p.src, sp) <= (p.dst, dp);
-        let (lo, hi, lo_port, hi_port) = if src_is_lo { (p.src, p.dst, sp, dp) } else { (p.dst, p.src, dp, sp) };
-        (FlowKey { lo, hi, lo_port, hi_port, proto: p.proto, is_v6: p.is_v6, vlan: p.vlan, tunnel: p.tunnel }, src_is_lo)
+        let (lo, hi, lo_port, hi_port) = if src_is_lo {
+            (p.src, p.dst, sp, dp)
+        } else {
+            (p.dst, p.src, dp, sp)
+        };
+        (
+            FlowKey {
+                lo,
+                hi,
+                lo_port,
+                hi_port,
+                proto: p.proto,
+                is_v6: p.is_v6,
+                vlan: p.vlan,
+                tunnel: p.tunnel,
+            },
+            src_is_lo,
+        )
     }
 }

@@ -148,7 +148,9 @@ impl Flow {
     /// True if the flow has been idle past its timeout at `now`.
     #[inline]
     pub fn expired(&self, now: Nanos, t: &Timeouts) -> bool {
-        now > self.last.saturating_add(self.timeout_secs(t).saturating_mul(NS))
+        now > self
+            .last
+            .saturating_add(self.timeout_secs(t).saturating_mul(NS))
     }
 
     /// `flow.state` as Suricata writes it.
@@ -250,7 +252,26 @@ fn likely_server_port(p: u16) -> bool {
     p < 1024
         || matches!(
             p,
-            1433 | 1883 | 2404 | 3306 | 3389 | 4433 | 4840 | 5006 | 5007 | 5432 | 5560 | 5562 | 8080 | 8443 | 9090 | 18245 | 18246 | 20000 | 44818 | 61450 | 61451
+            1433 | 1883
+                | 2404
+                | 3306
+                | 3389
+                | 4433
+                | 4840
+                | 5006
+                | 5007
+                | 5432
+                | 5560
+                | 5562
+                | 8080
+                | 8443
+                | 9090
+                | 18245
+                | 18246
+                | 20000
+                | 44818
+                | 61450
+                | 61451
         )
 }
 
@@ -259,7 +280,7 @@ pub struct FlowTable {
     map: Map,
     cfg: FlowConfig,
     max_flows: usize,
-    next_sweep: Nanos,
+    last_sweep: Nanos,
     /// Counters.
     pub stats: FlowStats,
     /// Set when the memcap was hit since the caller last looked (the worker
@@ -271,10 +292,13 @@ impl FlowTable {
     /// A table holding at most `max_flows` flows (this worker's share of the memcap).
     pub fn new(cfg: &FlowConfig, max_flows: usize) -> FlowTable {
         FlowTable {
-            map: Map::with_capacity_and_hasher(max_flows.min(1 << 16), foldhash::fast::FixedState::with_seed(0x5eed)),
+            map: Map::with_capacity_and_hasher(
+                max_flows.min(1 << 16),
+                foldhash::fast::FixedState::with_seed(0x5eed),
+            ),
             cfg: cfg.clone(),
             max_flows: max_flows.max(16),
-            next_sweep: 0,
+            last_sweep: 0,
             stats: FlowStats::default(),
             memcap_event_pending: false,
         }
@@ -405,7 +429,8 @@ impl FlowTable {
             icmp_type: it,
             icmp_code: ic,
             syn_seen,
-            client_isn: (p.proto == ipproto::TCP && p.tcp.flags & (SYN | ACK) == SYN).then_some(p.tcp.seq),
+            client_isn: (p.proto == ipproto::TCP && p.tcp.flags & (SYN | ACK) == SYN)
+                .then_some(p.tcp.seq),
             app: FlowApp::default(),
         }
     }
@@ -413,10 +438,16 @@ impl FlowTable {
     /// Ends flows idle past their timeout, at most once per sweep interval of
     /// packet time.
     pub fn sweep(&mut self, now: Nanos, ended: &mut impl FnMut(Flow, EndReason)) {
-        if now < self.next_sweep {
+        // At most once per interval; a clock that went back (new epoch) sweeps at once.
+        if now >= self.last_sweep
+            && now
+                < self
+                    .last_sweep
+                    .saturating_add(self.cfg.sweep_interval.max(1) * NS)
+        {
             return;
         }
-        self.next_sweep = now.saturating_add(self.cfg.sweep_interval.max(1) * NS);
+        self.last_sweep = now;
         let t = self.cfg.timeouts;
         let mut n = 0;
         for (_, f) in self.map.extract_if(|_, f| f.expired(now, &t)) {

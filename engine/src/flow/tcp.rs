@@ -48,7 +48,11 @@ impl TcpState {
         }
         if flags & FIN != 0 {
             fins[if to_server { 0 } else { 1 }] = true;
-            *self = if fins[0] && fins[1] { TcpState::Closed } else { TcpState::FinWait };
+            *self = if fins[0] && fins[1] {
+                TcpState::Closed
+            } else {
+                TcpState::FinWait
+            };
             return;
         }
         *self = match (*self, flags & (SYN | ACK)) {

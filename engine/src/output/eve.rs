@@ -53,7 +53,13 @@ pub fn proto_name(proto: u8) -> &'static str {
 /// Writes the fields every EVE record starts with: `timestamp`, `flow_id`,
 /// `event_type`, addresses, ports, `proto`, `community_id`, `vlan`, `tunnel`,
 /// and `app_proto` when known.
-pub fn write_header(w: &mut JsonWriter<'_>, ts: Nanos, event_type: &str, f: &FlowHeader, app_proto: Option<&str>) {
+pub fn write_header(
+    w: &mut JsonWriter<'_>,
+    ts: Nanos,
+    event_type: &str,
+    f: &FlowHeader,
+    app_proto: Option<&str>,
+) {
     w.raw("timestamp", &rfc3339_quoted(ts));
     w.u64("flow_id", f.flow_id);
     w.str("event_type", event_type);
@@ -75,10 +81,14 @@ pub fn write_header(w: &mut JsonWriter<'_>, ts: Nanos, event_type: &str, f: &Flo
         w.str("proto", pn);
     }
     if matches!(f.proto, ipproto::ICMP | ipproto::ICMPV6) {
-        w.u64("icmp_type", f.sport as u64).u64("icmp_code", f.dport as u64);
+        w.u64("icmp_type", f.sport as u64)
+            .u64("icmp_code", f.dport as u64);
     }
     if let Some((kind, id)) = f.tunnel {
-        w.begin_object("tunnel").str("type", kind).u64("id", id as u64).end_object();
+        w.begin_object("tunnel")
+            .str("type", kind)
+            .u64("id", id as u64)
+            .end_object();
     }
     if let Some(a) = app_proto {
         w.str("app_proto", a);
@@ -133,9 +143,31 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// ICMP types that have a reply counterpart, per the Community ID spec.
 fn icmp_counterpart(is_v6: bool, t: u16) -> Option<u16> {
     let pairs: &[(u16, u16)] = if is_v6 {
-        &[(128, 129), (129, 128), (133, 134), (134, 133), (135, 136), (136, 135), (130, 131), (131, 130), (144, 145), (145, 144)]
+        &[
+            (128, 129),
+            (129, 128),
+            (133, 134),
+            (134, 133),
+            (135, 136),
+            (136, 135),
+            (130, 131),
+            (131, 130),
+            (144, 145),
+            (145, 144),
+        ]
     } else {
-        &[(8, 0), (0, 8), (13, 14), (14, 13), (15, 16), (16, 15), (10, 9), (9, 10), (17, 18), (18, 17)]
+        &[
+            (8, 0),
+            (0, 8),
+            (13, 14),
+            (14, 13),
+            (15, 16),
+            (16, 15),
+            (10, 9),
+            (9, 10),
+            (17, 18),
+            (18, 17),
+        ]
     };
     pairs.iter().find(|p| p.0 == t).map(|p| p.1)
 }
@@ -164,7 +196,11 @@ pub fn community_id(f: &FlowHeader) -> String {
         sp = f.sport;
     }
     let ordered = one_way || (&sa[..n], sp) <= (&da[..n], dp);
-    let (a1, a2, p1, p2) = if ordered { (sa, da, sp, dp) } else { (da, sa, dp, sp) };
+    let (a1, a2, p1, p2) = if ordered {
+        (sa, da, sp, dp)
+    } else {
+        (da, sa, dp, sp)
+    };
     let mut h = Sha1::new();
     h.update(0u16.to_be_bytes());
     h.update(&a1[..n]);
@@ -175,7 +211,10 @@ pub fn community_id(f: &FlowHeader) -> String {
         h.update(p2.to_be_bytes());
     }
     let digest = h.finalize();
-    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(digest))
+    format!(
+        "1:{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
 }
 
 #[cfg(test)]
@@ -200,10 +239,22 @@ mod tests {
     fn community_id_matches_spec_vectors() {
         // Baseline values from the Community ID specification's test data
         // (tcp 128.232.110.120:34855 -> 66.35.250.204:80, seed 0).
-        let f = hdr([128, 232, 110, 120], 34855, [66, 35, 250, 204], 80, ipproto::TCP);
+        let f = hdr(
+            [128, 232, 110, 120],
+            34855,
+            [66, 35, 250, 204],
+            80,
+            ipproto::TCP,
+        );
         assert_eq!(community_id(&f), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
         // Reversed direction gives the same id.
-        let r = hdr([66, 35, 250, 204], 80, [128, 232, 110, 120], 34855, ipproto::TCP);
+        let r = hdr(
+            [66, 35, 250, 204],
+            80,
+            [128, 232, 110, 120],
+            34855,
+            ipproto::TCP,
+        );
         assert_eq!(community_id(&r), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
     }
 
@@ -211,7 +262,13 @@ mod tests {
     fn rfc3339_formats_microseconds() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000+00:00");
         // 2026-01-05T08:00:00.123456Z
-        assert_eq!(rfc3339(1_767_600_000_123_456_789), "2026-01-05T08:00:00.123456+00:00");
-        assert_eq!(rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00.000000+00:00");
+        assert_eq!(
+            rfc3339(1_767_600_000_123_456_789),
+            "2026-01-05T08:00:00.123456+00:00"
+        );
+        assert_eq!(
+            rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000+00:00"
+        );
     }
 }

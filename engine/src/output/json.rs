@@ -17,7 +17,11 @@ impl<'a> JsonWriter<'a> {
     /// Starts a top-level object in `buf`.
     pub fn object(buf: &'a mut Vec<u8>) -> JsonWriter<'a> {
         buf.push(b'{');
-        JsonWriter { buf, stack: [false; 16], depth: 1 }
+        JsonWriter {
+            buf,
+            stack: [false; 16],
+            depth: 1,
+        }
     }
 
     #[inline]
@@ -80,7 +84,8 @@ impl<'a> JsonWriter<'a> {
     /// `"k": true|false`.
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k);
-        self.buf.extend_from_slice(if v { b"true" } else { b"false" });
+        self.buf
+            .extend_from_slice(if v { b"true" } else { b"false" });
         self
     }
 
@@ -253,7 +258,13 @@ mod tests {
         let mut b = Vec::new();
         let mut w = JsonWriter::object(&mut b);
         w.str("a", "x\"y\n").u64("n", 42);
-        w.begin_object("o").bool("t", true).begin_array("l").element_str("p").element_u64(7).end_array().end_object();
+        w.begin_object("o")
+            .bool("t", true)
+            .begin_array("l")
+            .element_str("p")
+            .element_u64(7)
+            .end_array()
+            .end_object();
         w.bytes_str("raw", b"ok\xff");
         w.finish();
         let s = String::from_utf8(b).unwrap();

@@ -87,6 +87,10 @@ pub fn write_engine_anomaly(buf: &mut Vec<u8>, ts: Nanos, event: &str, detail: &
     let mut w = JsonWriter::object(buf);
     w.raw("timestamp", &rfc3339_quoted(ts));
     w.str("event_type", "anomaly");
-    w.begin_object("anomaly").str("type", "engine").str("event", event).str("detail", detail).end_object();
+    w.begin_object("anomaly")
+        .str("type", "engine")
+        .str("event", event)
+        .str("detail", detail)
+        .end_object();
     w.finish();
 }

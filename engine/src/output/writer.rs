@@ -47,7 +47,11 @@ fn open(target: &EveTarget, truncate: bool) -> io::Result<Box<dyn Write + Send>>
         EveTarget::Null => Box::new(io::sink()),
         EveTarget::File(p) => {
             let f: File = if truncate {
-                OpenOptions::new().create(true).write(true).truncate(true).open(p)?
+                OpenOptions::new()
+                    .create(true)
+                    .write(true)
+                    .truncate(true)
+                    .open(p)?
             } else {
                 OpenOptions::new().create(true).append(true).open(p)?
             };

@@ -40,6 +40,11 @@ pub struct FrameBatch {
 pub enum ToWorker {
     /// Frames to process.
     Batch(FrameBatch),
+    /// The input clock started a new epoch; expire flows at the old clock.
+    Tick {
+        /// The clock at the end of the old epoch.
+        clock: Nanos,
+    },
     /// End of input; `final_clock` is the input clock after the last frame.
     Finish {
         /// The input clock at the end.
@@ -141,18 +146,44 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     }
 
     let total_bytes: usize = inputs.iter().map(|f| f.len()).sum();
-    let bar = if opts.progress { Some(progress_bar(total_bytes as u64)) } else { None };
-    let mut cap = CaptureStats { files: inputs.len() as u64, ..Default::default() };
+    let bar = if opts.progress {
+        Some(progress_bar(total_bytes as u64))
+    } else {
+        None
+    };
+    let mut cap = CaptureStats {
+        files: inputs.len() as u64,
+        ..Default::default()
+    };
     let mut truncated = Vec::new();
     let mut clock = InputClock::default();
     let batch_size = cfg.runtime.batch_size;
     let mut done_bytes = 0usize;
     for file in inputs.iter_mut() {
         let backing = Arc::new(Backing::Mapped(file.map().clone()));
-        let mut pending: Vec<Vec<FrameRef>> = (0..workers).map(|_| Vec::with_capacity(batch_size)).collect();
+        let mut pending: Vec<Vec<FrameRef>> = (0..workers)
+            .map(|_| Vec::with_capacity(batch_size))
+            .collect();
         let mut since_progress = 0usize;
         while let Some(mut f) = file.next_frame() {
-            clock.stamp(&mut f);
+            if let Some(old) = clock.stamp(&mut f) {
+                // Hand over everything before the jump, then let every worker
+                // expire flows at the old clock: the same state whatever the
+                // number of workers.
+                for (w, q) in pending.iter_mut().enumerate() {
+                    if !q.is_empty() {
+                        let frames = std::mem::replace(q, Vec::with_capacity(batch_size));
+                        let _ = txs[w].send(ToWorker::Batch(FrameBatch {
+                            backing: backing.clone(),
+                            frames,
+                            sent: Instant::now(),
+                        }));
+                    }
+                }
+                for tx in &txs {
+                    let _ = tx.send(ToWorker::Tick { clock: old });
+                }
+            }
             cap.frames += 1;
             cap.bytes += f.caplen as u64;
             let w = if workers == 1 {
@@ -164,7 +195,11 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
             q.push(f);
             if q.len() >= batch_size {
                 let frames = std::mem::replace(q, Vec::with_capacity(batch_size));
-                let _ = txs[w].send(ToWorker::Batch(FrameBatch { backing: backing.clone(), frames, sent: Instant::now() }));
+                let _ = txs[w].send(ToWorker::Batch(FrameBatch {
+                    backing: backing.clone(),
+                    frames,
+                    sent: Instant::now(),
+                }));
                 since_progress += 1;
                 if since_progress >= 64 {
                     since_progress = 0;
@@ -176,20 +211,30 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         }
         for (w, q) in pending.into_iter().enumerate() {
             if !q.is_empty() {
-                let _ = txs[w].send(ToWorker::Batch(FrameBatch { backing: backing.clone(), frames: q, sent: Instant::now() }));
+                let _ = txs[w].send(ToWorker::Batch(FrameBatch {
+                    backing: backing.clone(),
+                    frames: q,
+                    sent: Instant::now(),
+                }));
             }
         }
         done_bytes += file.len();
         if let Some(off) = file.truncated_at() {
             cap.truncated_files += 1;
-            truncated.push(Truncation { path: file.path().to_path_buf(), offset: off, frames: file.frames() });
+            truncated.push(Truncation {
+                path: file.path().to_path_buf(),
+                offset: off,
+                frames: file.frames(),
+            });
         }
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     for tx in &txs {
-        let _ = tx.send(ToWorker::Finish { final_clock: clock.0 });
+        let _ = tx.send(ToWorker::Finish {
+            final_clock: clock.0,
+        });
     }
     drop(txs);
     let mut ws = WorkerStats::default();
@@ -216,13 +261,27 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     drop(out_tx);
     let writer = match writer_handle.join() {
         Ok(r) => r.map_err(ReplayError::Output)?,
-        Err(_) => return Err(ReplayError::Output(std::io::Error::other("output thread panicked"))),
+        Err(_) => {
+            return Err(ReplayError::Output(std::io::Error::other(
+                "output thread panicked",
+            )))
+        }
     };
-    Ok(ReplaySummary { capture: cap, workers: ws, writer, truncated, wall: started.elapsed(), latency })
+    Ok(ReplaySummary {
+        capture: cap,
+        workers: ws,
+        writer,
+        truncated,
+        wall: started.elapsed(),
+        latency,
+    })
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
-    let b = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    let b = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
     if let Ok(style) = indicatif::ProgressStyle::with_template(
         "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
     ) {

@@ -61,8 +61,9 @@ impl Worker {
             out_tx,
             stats: WorkerStats::default(),
             flow_records: cfg.output.flow_records,
-            latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2)
-                .unwrap_or_else(|_| hdrhistogram::Histogram::new(2).expect("2 significant figures is valid")),
+            latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).unwrap_or_else(
+                |_| hdrhistogram::Histogram::new(2).expect("2 significant figures is valid"),
+            ),
         }
     }
 
@@ -71,6 +72,7 @@ impl Worker {
         for msg in rx.iter() {
             match msg {
                 ToWorker::Batch(b) => self.batch(&b),
+                ToWorker::Tick { clock } => self.tick(clock),
                 ToWorker::Finish { final_clock } => {
                     self.finish(final_clock);
                     break;
@@ -80,7 +82,10 @@ impl Worker {
         self.flush_out();
         self.stats.decode = self.decoder.stats.clone();
         self.stats.flow = self.flows.stats.clone();
-        WorkerResult { stats: self.stats, latency: self.latency }
+        WorkerResult {
+            stats: self.stats,
+            latency: self.latency,
+        }
     }
 
     /// Runs one batch through the pipeline.
@@ -103,7 +108,11 @@ impl Worker {
     #[inline]
     pub fn frame(&mut self, linktype: u16, ts: Nanos, clock: Nanos, data: &[u8], origlen: u32) {
         self.stats.frames += 1;
-        let mut emit = Emit { out: &mut self.out, stats: &mut self.stats, flow_records: self.flow_records };
+        let mut emit = Emit {
+            out: &mut self.out,
+            stats: &mut self.stats,
+            flow_records: self.flow_records,
+        };
         match self.decoder.decode(linktype, ts, data, origlen) {
             Decoded::Packet(p) => {
                 let mut ended = |f: Flow, r: EndReason| emit.flow_ended(f, r);
@@ -121,12 +130,21 @@ impl Worker {
     /// Time-driven work at the input clock `now`: flow timeouts, fragment
     /// expiry, bound-hit events.
     pub fn tick(&mut self, now: Nanos) {
-        let mut emit = Emit { out: &mut self.out, stats: &mut self.stats, flow_records: self.flow_records };
+        let mut emit = Emit {
+            out: &mut self.out,
+            stats: &mut self.stats,
+            flow_records: self.flow_records,
+        };
         self.flows.sweep(now, &mut |f, r| emit.flow_ended(f, r));
         self.decoder.expire(now);
         if self.flows.memcap_event_pending {
             self.flows.memcap_event_pending = false;
-            write_engine_anomaly(&mut self.out, now, "flow_memcap_reached", "flow table full: emergency pruning");
+            write_engine_anomaly(
+                &mut self.out,
+                now,
+                "flow_memcap_reached",
+                "flow table full: emergency pruning",
+            );
             self.stats.pipeline.anomaly_records += 1;
         }
     }
@@ -134,8 +152,13 @@ impl Worker {
     /// End of input: every remaining flow is written.
     pub fn finish(&mut self, final_clock: Nanos) {
         self.tick(final_clock);
-        let mut emit = Emit { out: &mut self.out, stats: &mut self.stats, flow_records: self.flow_records };
-        self.flows.drain(final_clock, &mut |f, r| emit.flow_ended(f, r));
+        let mut emit = Emit {
+            out: &mut self.out,
+            stats: &mut self.stats,
+            flow_records: self.flow_records,
+        };
+        self.flows
+            .drain(final_clock, &mut |f, r| emit.flow_ended(f, r));
     }
 
     fn flush_out(&mut self) {
