@@ -4,6 +4,7 @@
 //! defaults as a commented TOML file. `docs/configuration.md` documents each key.
 
 use crate::decode::DecodeConfig;
+use crate::dissect::DissectConfig;
 use crate::flow::FlowConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -89,6 +90,8 @@ pub struct Config {
     pub decode: DecodeSection,
     /// `[flow]`
     pub flow: FlowConfig,
+    /// `[dissect]`
+    pub dissect: DissectConfig,
     /// `[output]`
     pub output: OutputConfig,
 }

@@ -5,6 +5,7 @@
 //! either tracked in a flow or counted in `flow.memcap_drops`.
 
 use crate::decode::DecodeStats;
+use crate::dissect::DissectStats;
 use crate::flow::FlowStats;
 use crate::output::json::JsonWriter;
 
@@ -59,6 +60,8 @@ pub struct WorkerStats {
     pub flow: FlowStats,
     /// Outcome counters.
     pub pipeline: PipelineStats,
+    /// Application-layer counters.
+    pub dissect: DissectStats,
     /// Frames handled by this worker.
     pub frames: u64,
 }
@@ -69,6 +72,7 @@ impl WorkerStats {
         self.decode.merge(&o.decode);
         self.flow.merge(&o.flow);
         self.pipeline.merge(&o.pipeline);
+        self.dissect.merge(&o.dissect);
         self.frames += o.frames;
     }
 }
@@ -92,6 +96,7 @@ pub fn write_stats(w: &mut JsonWriter<'_>, cap: &CaptureStats, ws: &WorkerStats,
         w.u64(k, v);
     });
     w.end_object();
+    ws.dissect.write(w);
     let p = &ws.pipeline;
     w.begin_object("pipeline")
         .u64("packets_tracked", p.packets_tracked)

@@ -1,1 +1,6 @@
-//! Placeholder: filled in by the slmp parser work.
+//! Placeholder until the parser lands.
+
+/// Placeholder probe.
+pub fn probe(_input: &[u8]) -> crate::stream::Probe {
+    crate::stream::Probe::NoMatch
+}

@@ -37,7 +37,7 @@ fn tcp_flags_hex(w: &mut JsonWriter<'_>, k: &str, v: u8) {
 pub fn write_flow(buf: &mut Vec<u8>, f: &Flow, reason: EndReason) {
     let h = flow_header(f);
     let mut w = JsonWriter::object(buf);
-    write_header(&mut w, f.start, "flow", &h, f.app.app_proto);
+    write_header(&mut w, f.start, "flow", &h, f.app.app_proto());
     w.begin_object("flow")
         .u64("pkts_toserver", f.pkts[0])
         .u64("pkts_toclient", f.pkts[1])
@@ -78,6 +78,7 @@ pub fn write_flow(buf: &mut Vec<u8>, f: &Flow, reason: EndReason) {
         w.str("state", f.tcp_state.name());
         w.end_object();
     }
+    f.app.write_flow(&mut w);
     w.finish();
 }
 

@@ -6,10 +6,12 @@ use super::{FrameBatch, ToWorker};
 use crate::capture::Nanos;
 use crate::config::Config;
 use crate::decode::{Decoded, Decoder};
+use crate::dissect::{Ctx, DissectConfig, DissectStats};
 use crate::flow::{EndReason, Flow, FlowTable};
-use crate::output::records::{write_engine_anomaly, write_flow};
+use crate::output::records::{flow_header, write_engine_anomaly, write_flow};
 use crate::stats::WorkerStats;
 use crossbeam_channel::{Receiver, Sender};
+use spanwatch_parsers::stream::Direction;
 
 /// Output buffered by a worker before it is handed to the writer thread.
 const MAX_OUT_BUFFER: usize = 256 * 1024;
@@ -30,6 +32,8 @@ pub struct Worker {
     out_tx: Sender<Vec<u8>>,
     stats: WorkerStats,
     flow_records: bool,
+    dissect_cfg: DissectConfig,
+    dissect: DissectStats,
     latency: hdrhistogram::Histogram<u64>,
 }
 
@@ -39,10 +43,21 @@ struct Emit<'a> {
     out: &'a mut Vec<u8>,
     stats: &'a mut WorkerStats,
     flow_records: bool,
+    dissect_cfg: &'a DissectConfig,
+    dissect: &'a mut DissectStats,
 }
 
 impl Emit<'_> {
-    fn flow_ended(&mut self, f: Flow, reason: EndReason) {
+    fn flow_ended(&mut self, mut f: Flow, reason: EndReason) {
+        let header = flow_header(&f);
+        let mut ctx = Ctx {
+            out: self.out,
+            flow: &header,
+            ts: f.last,
+            cfg: self.dissect_cfg,
+            stats: self.dissect,
+        };
+        f.app.on_close(&mut ctx);
         if self.flow_records {
             write_flow(self.out, &f, reason);
             self.stats.pipeline.flow_records += 1;
@@ -61,6 +76,8 @@ impl Worker {
             out_tx,
             stats: WorkerStats::default(),
             flow_records: cfg.output.flow_records,
+            dissect_cfg: cfg.dissect.clone(),
+            dissect: DissectStats::default(),
             latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).unwrap_or_else(
                 |_| hdrhistogram::Histogram::new(2).expect("2 significant figures is valid"),
             ),
@@ -82,6 +99,7 @@ impl Worker {
         self.flush_out();
         self.stats.decode = self.decoder.stats.clone();
         self.stats.flow = self.flows.stats.clone();
+        self.stats.dissect = self.dissect.clone();
         WorkerResult {
             stats: self.stats,
             latency: self.latency,
@@ -112,13 +130,31 @@ impl Worker {
             out: &mut self.out,
             stats: &mut self.stats,
             flow_records: self.flow_records,
+            dissect_cfg: &self.dissect_cfg,
+            dissect: &mut self.dissect,
         };
         match self.decoder.decode(linktype, ts, data, origlen) {
             Decoded::Packet(p) => {
                 let mut ended = |f: Flow, r: EndReason| emit.flow_ended(f, r);
-                match self.flows.track(&p, clock, &mut ended) {
-                    Some((_flow, _to_server)) => emit.stats.pipeline.packets_tracked += 1,
-                    None => {}
+                if let Some((flow, to_server)) = self.flows.track(&p, clock, &mut ended) {
+                    emit.stats.pipeline.packets_tracked += 1;
+                    if !p.payload.is_empty() || p.proto == crate::decode::ipproto::TCP {
+                        let header = flow_header(flow);
+                        let dir = if to_server {
+                            Direction::ToServer
+                        } else {
+                            Direction::ToClient
+                        };
+                        let mut ctx = Ctx {
+                            out: emit.out,
+                            flow: &header,
+                            ts: p.ts,
+                            cfg: emit.dissect_cfg,
+                            stats: emit.dissect,
+                        };
+                        flow.app
+                            .on_packet(&p, dir, header.sport, header.dport, &mut ctx);
+                    }
                 }
             }
             Decoded::FragmentHeld => emit.stats.pipeline.fragments_held += 1,
@@ -134,6 +170,8 @@ impl Worker {
             out: &mut self.out,
             stats: &mut self.stats,
             flow_records: self.flow_records,
+            dissect_cfg: &self.dissect_cfg,
+            dissect: &mut self.dissect,
         };
         self.flows.sweep(now, &mut |f, r| emit.flow_ended(f, r));
         self.decoder.expire(now);
@@ -156,6 +194,8 @@ impl Worker {
             out: &mut self.out,
             stats: &mut self.stats,
             flow_records: self.flow_records,
+            dissect_cfg: &self.dissect_cfg,
+            dissect: &mut self.dissect,
         };
         self.flows
             .drain(final_clock, &mut |f, r| emit.flow_ended(f, r));
