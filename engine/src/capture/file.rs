@@ -212,6 +212,7 @@ impl CaptureFile {
         self.frames += 1;
         Some(FrameRef {
             ts,
+            seq: 0,
             clock: 0,
             offset: data,
             caplen,

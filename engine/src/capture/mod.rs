@@ -17,6 +17,10 @@ pub type Nanos = u64;
 pub struct FrameRef {
     /// Capture timestamp.
     pub ts: Nanos,
+    /// Position of the frame in the whole input (0-based, across files).
+    /// Observations sent to the baseline carry it, so the baseline can merge
+    /// what several workers saw back into input order.
+    pub seq: u64,
     /// The input clock when this frame was read: the highest timestamp of
     /// any frame read so far, across all files. Timeouts compare against it,
     /// so a capture with timestamps out of order ends flows the same way

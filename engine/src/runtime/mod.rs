@@ -184,6 +184,7 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
                     let _ = tx.send(ToWorker::Tick { clock: old });
                 }
             }
+            f.seq = cap.frames;
             cap.frames += 1;
             cap.bytes += f.caplen as u64;
             let w = if workers == 1 {
