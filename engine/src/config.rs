@@ -3,7 +3,9 @@
 //! No configuration file is needed to run; `spanwatch config` prints the
 //! defaults as a commented TOML file. `docs/configuration.md` documents each key.
 
+use crate::baseline::state::BaselineConfig;
 use crate::decode::DecodeConfig;
+use crate::detect::DetectConfig;
 use crate::dissect::DissectConfig;
 use crate::flow::FlowConfig;
 use serde::{Deserialize, Serialize};
@@ -92,6 +94,10 @@ pub struct Config {
     pub flow: FlowConfig,
     /// `[dissect]`
     pub dissect: DissectConfig,
+    /// `[baseline]`
+    pub baseline: BaselineConfig,
+    /// `[detect]`
+    pub detect: DetectConfig,
     /// `[output]`
     pub output: OutputConfig,
 }

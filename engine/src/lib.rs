@@ -8,9 +8,11 @@
 //! their flows, one output writer. See `ARCHITECTURE.md` at the repository root.
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod detect;
 pub mod dissect;
 pub mod flow;
 pub mod output;

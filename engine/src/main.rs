@@ -27,6 +27,10 @@ struct Cli {
 enum Command {
     /// Replay capture files (pcap or pcapng) through the engine and write EVE JSON.
     Replay(ReplayArgs),
+    /// Learn baselines from capture files into --state-dir, without alerting.
+    Learn(LearnArgs),
+    /// Print the asset inventory that capture files reveal (a table, or JSON).
+    Assets(AssetsArgs),
     /// Print the default configuration as TOML (every key, with its default).
     Config,
 }
@@ -51,12 +55,88 @@ struct ReplayArgs {
     /// Do not print the summary line.
     #[arg(short, long)]
     quiet: bool,
+    /// Baseline state directory: loaded at start, snapshotted periodically and at exit.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Treat the first DURATION of capture time as learning (e.g. 90s, 30m, 3h, 2d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    learn_for: Option<u64>,
+    /// Which OT transactions become events: all, changes (non-read) or none.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    ot_events: Option<spanwatch::dissect::OtEvents>,
+}
+
+#[derive(Args, Debug)]
+struct LearnArgs {
+    /// Capture files, read in the order given as one input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Baseline state directory (created if missing).
+    #[arg(long, value_name = "DIR", required = true)]
+    state_dir: PathBuf,
+    /// Worker threads [default: number of CPU cores].
+    #[arg(short, long, value_name = "N")]
+    workers: Option<usize>,
+    /// EVE output path for the events seen while learning [default: none].
+    #[arg(long, value_name = "PATH")]
+    eve: Option<String>,
+    /// Configuration file (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Do not print the summary line.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct AssetsArgs {
+    /// Capture files.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Configuration file (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Parses `90`, `90s`, `30m`, `3h`, `2d` into seconds.
+fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("invalid duration {s:?}: use a number with s, m, h or d (e.g. 30m)"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Replay(a) => run_replay(a),
+        Command::Replay(a) => run_replay(a, false),
+        Command::Learn(a) => run_replay(
+            ReplayArgs {
+                files: a.files,
+                workers: a.workers,
+                eve: Some(a.eve.unwrap_or_else(|| "/dev/null".into())),
+                config: a.config,
+                no_progress: false,
+                quiet: a.quiet,
+                state_dir: Some(a.state_dir),
+                learn_for: None,
+                ot_events: None,
+            },
+            true,
+        ),
+        Command::Assets(a) => run_assets(a),
         Command::Config => {
             print!("{}", spanwatch::config::Config::default_toml());
             ExitCode::SUCCESS
@@ -71,9 +151,14 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     }
 }
 
-fn run_replay(a: ReplayArgs) -> ExitCode {
+fn run_replay(a: ReplayArgs, learn_only: bool) -> ExitCode {
     let config = match load_config(a.config.as_ref()) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            if let Some(o) = a.ot_events {
+                c.dissect.ot_events = o;
+            }
+            c
+        }
         Err(e) => {
             eprintln!("spanwatch: error: {e}");
             return ExitCode::from(2);
@@ -106,6 +191,9 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
         eve,
         config,
         progress,
+        state_dir: a.state_dir,
+        learn_only,
+        learn_for: a.learn_for,
     };
     match replay(opts) {
         Ok(s) => {
@@ -117,12 +205,16 @@ fn run_replay(a: ReplayArgs) -> ExitCode {
                     t.frames
                 );
             }
+            if let Some(e) = s.baseline.as_ref().and_then(|b| b.snapshot_error.as_ref()) {
+                eprintln!("spanwatch: error: {e}");
+                return ExitCode::from(1);
+            }
             if !a.quiet {
                 eprintln!("{}", summary_line(&s, workers));
             }
             ExitCode::SUCCESS
         }
-        Err(e @ ReplayError::Open(_)) => {
+        Err(e @ (ReplayError::Open(_) | ReplayError::State(_))) => {
             eprintln!("spanwatch: error: {e}");
             ExitCode::from(2)
         }
@@ -149,4 +241,89 @@ fn summary_line(s: &ReplaySummary, workers: usize) -> String {
         pps / 1e6,
         gbps
     )
+}
+
+fn run_assets(a: AssetsArgs) -> ExitCode {
+    let config = match load_config(a.config.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("spanwatch: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let opts = ReplayOptions {
+        files: a.files,
+        workers,
+        eve: EveTarget::Null,
+        config,
+        progress: std::io::stderr().is_terminal(),
+        state_dir: None,
+        learn_only: true,
+        learn_for: None,
+    };
+    let s = match replay(opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("spanwatch: error: {e}");
+            return ExitCode::from(if matches!(e, ReplayError::Output(_)) {
+                1
+            } else {
+                2
+            });
+        }
+    };
+    let inv = s.baseline.map(|b| b.inventory).unwrap_or_default();
+    if a.json {
+        let v: Vec<serde_json::Value> = inv
+            .iter()
+            .map(|(ip, facts)| {
+                let m: serde_json::Map<String, serde_json::Value> = facts
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                serde_json::json!({"ip": ip.to_string(), "facts": m})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        let keys: std::collections::BTreeSet<&str> = inv
+            .iter()
+            .flat_map(|(_, f)| f.iter().map(|(k, _)| k.as_str()))
+            .collect();
+        let keys: Vec<&str> = keys.into_iter().collect();
+        let mut rows: Vec<Vec<String>> = vec![std::iter::once("ip".to_string())
+            .chain(keys.iter().map(|k| k.to_string()))
+            .collect()];
+        for (ip, facts) in &inv {
+            let mut row = vec![ip.to_string()];
+            for k in &keys {
+                row.push(
+                    facts
+                        .iter()
+                        .find(|(fk, _)| fk == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_else(|| "-".into()),
+                );
+            }
+            rows.push(row);
+        }
+        let widths: Vec<usize> = (0..rows[0].len())
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in &rows {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(v, w)| format!("{v:<w$}"))
+                .collect();
+            println!("{}", line.join("  ").trim_end());
+        }
+        if inv.is_empty() {
+            eprintln!("spanwatch: no asset facts found in the input");
+        }
+    }
+    ExitCode::SUCCESS
 }

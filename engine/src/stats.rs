@@ -78,7 +78,13 @@ impl WorkerStats {
 }
 
 /// Writes the `stats` object body (inside an EVE record).
-pub fn write_stats(w: &mut JsonWriter<'_>, cap: &CaptureStats, ws: &WorkerStats, events: u64) {
+pub fn write_stats(
+    w: &mut JsonWriter<'_>,
+    cap: &CaptureStats,
+    ws: &WorkerStats,
+    baseline: Option<&crate::baseline::BaselineResult>,
+    events: u64,
+) {
     w.begin_object("stats");
     w.begin_object("capture")
         .u64("files", cap.files)
@@ -97,6 +103,38 @@ pub fn write_stats(w: &mut JsonWriter<'_>, cap: &CaptureStats, ws: &WorkerStats,
     });
     w.end_object();
     ws.dissect.write(w);
+    if let Some(b) = baseline {
+        w.begin_object("baseline")
+            .u64("observations", b.observations)
+            .u64("devices", b.devices as u64)
+            .u64("pairs", b.pairs as u64)
+            .u64("state_bytes", b.state_bytes as u64)
+            .u64("devices_refused", b.refused.0)
+            .u64("pairs_refused", b.refused.1)
+            .u64("snapshots", b.snapshots.0)
+            .u64("snapshot_bytes", b.snapshots.1)
+            .u64("merge_forced", b.merge_forced)
+            .end_object();
+        let d = &b.detect;
+        w.begin_object("detect")
+            .u64("alerts", d.alerts.values().sum())
+            .u64("suppressed", d.suppressed.values().sum())
+            .u64("incidents", d.incidents)
+            .u64("asset_records", d.asset_records);
+        w.begin_object("by_model");
+        for m in crate::detect::models::ALL {
+            let a = d.alerts.get(&m.sid).copied().unwrap_or(0);
+            let s = d.suppressed.get(&m.sid).copied().unwrap_or(0);
+            if a + s > 0 {
+                w.begin_object(m.key)
+                    .u64("alerts", a)
+                    .u64("suppressed", s)
+                    .end_object();
+            }
+        }
+        w.end_object();
+        w.end_object();
+    }
     let p = &ws.pipeline;
     w.begin_object("pipeline")
         .u64("packets_tracked", p.packets_tracked)

@@ -120,6 +120,9 @@ fn main() {
             eve: eve.clone(),
             config: config.clone(),
             progress: false,
+            state_dir: None,
+            learn_only: false,
+            learn_for: None,
         })
         .unwrap_or_else(|e| {
             eprintln!("throughput: {e}");

@@ -16,6 +16,7 @@ pub mod detect;
 pub mod session;
 pub mod streambuf;
 
+use crate::baseline::obs::{DeviceId, FlowRef, ObsBuf, ObsKind};
 use crate::capture::Nanos;
 use crate::output::eve::{write_header, FlowHeader};
 use crate::output::json::JsonWriter;
@@ -220,9 +221,31 @@ pub struct Ctx<'a> {
     pub cfg: &'a DissectConfig,
     /// Counters.
     pub stats: &'a mut DissectStats,
+    /// Input position of the current frame.
+    pub seq: u64,
+    /// Observations for the baseline.
+    pub obs: &'a mut ObsBuf,
 }
 
 impl Ctx<'_> {
+    /// Sends an observation about this flow to the baseline.
+    #[inline]
+    pub fn observe(&mut self, kind: ObsKind) {
+        if self.obs.enabled {
+            let f = self.flow;
+            let flow = FlowRef {
+                flow_id: f.flow_id,
+                client: DeviceId::new(f.src, f.is_v6),
+                server: DeviceId::new(f.dst, f.is_v6),
+                client_port: f.sport,
+                server_port: f.dport,
+                proto: f.proto,
+                vlan: f.vlan,
+            };
+            self.obs.push(self.seq, self.ts, flow, kind);
+        }
+    }
+
     /// Writes one EVE record of `event_type` for `proto`: the common header,
     /// then whatever `body` adds. Counts the event.
     pub fn event(

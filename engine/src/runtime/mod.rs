@@ -12,10 +12,13 @@
 
 pub mod worker;
 
+use crate::baseline::state::Baseline;
+use crate::baseline::{BaselineResult, ObsBatch};
 use crate::capture::file::{CaptureFile, OpenError};
 use crate::capture::{Backing, FrameRef, InputClock, Nanos};
 use crate::config::Config;
 use crate::decode::dispatch_hash;
+use crate::detect::Analyzer;
 use crate::output::json::JsonWriter;
 use crate::output::writer::{self, EveTarget, WriterStats};
 use crate::stats::{write_stats, CaptureStats, WorkerStats};
@@ -64,6 +67,13 @@ pub struct ReplayOptions {
     pub config: Config,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Baseline state directory (`--state-dir`): loaded at start, written
+    /// periodically and at the end.
+    pub state_dir: Option<PathBuf>,
+    /// Learn only, never alert (`spanwatch learn`).
+    pub learn_only: bool,
+    /// Seconds of capture time to learn before alerting (`--learn-for`).
+    pub learn_for: Option<u64>,
 }
 
 /// A file that ended inside a record.
@@ -91,6 +101,8 @@ pub struct ReplaySummary {
     pub wall: Duration,
     /// Batch latency from reader to worker completion, nanoseconds.
     pub latency: hdrhistogram::Histogram<u64>,
+    /// What the baseline thread did (None when dissection is off).
+    pub baseline: Option<BaselineResult>,
 }
 
 /// Why a replay failed.
@@ -100,6 +112,8 @@ pub enum ReplayError {
     Open(OpenError),
     /// The output could not be written.
     Output(std::io::Error),
+    /// The baseline state could not be loaded (exit code 2).
+    State(String),
 }
 
 impl std::fmt::Display for ReplayError {
@@ -107,6 +121,7 @@ impl std::fmt::Display for ReplayError {
         match self {
             ReplayError::Open(e) => write!(f, "{e}"),
             ReplayError::Output(e) => write!(f, "cannot write EVE output: {e}"),
+            ReplayError::State(e) => write!(f, "{e}"),
         }
     }
 }
@@ -122,6 +137,11 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let mut inputs = open_all(&opts.files).map_err(ReplayError::Open)?;
     let workers = opts.workers.max(1);
     let cfg = &opts.config;
+    let analyzer = if cfg.dissect.enabled {
+        Some(make_analyzer(&opts)?)
+    } else {
+        None
+    };
     let first = writer::open_target(&opts.eve, true).map_err(ReplayError::Output)?;
     let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 8);
     let reopen = Arc::new(AtomicBool::new(false));
@@ -131,11 +151,24 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         .spawn(move || writer::run(target, first, out_rx, reopen))
         .map_err(ReplayError::Output)?;
 
+    let (obs_tx, baseline_handle) = match analyzer {
+        Some(a) => {
+            let (tx, rx) = bounded::<ObsBatch>(workers * 64);
+            let out = out_tx.clone();
+            let dir = opts.state_dir.clone();
+            let h = std::thread::Builder::new()
+                .name("sw-baseline".into())
+                .spawn(move || crate::baseline::run(a, workers, rx, out, dir))
+                .map_err(ReplayError::Output)?;
+            (Some(tx), Some(h))
+        }
+        None => (None, None),
+    };
     let mut txs: Vec<Sender<ToWorker>> = Vec::with_capacity(workers);
     let mut handles = Vec::with_capacity(workers);
     for i in 0..workers {
         let (tx, rx) = bounded::<ToWorker>(cfg.runtime.queue_depth);
-        let w = Worker::new(cfg, workers, out_tx.clone());
+        let w = Worker::new(cfg, workers, i, out_tx.clone(), obs_tx.clone());
         handles.push(
             std::thread::Builder::new()
                 .name(format!("sw-worker-{i}"))
@@ -248,6 +281,8 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         ws.merge(&r.stats);
         let _ = latency.add(&r.latency);
     }
+    drop(obs_tx);
+    let baseline = baseline_handle.and_then(|h| h.join().ok());
     // The final stats record.
     let events = ws.pipeline.flow_records + ws.pipeline.anomaly_records + 1;
     let mut line = Vec::with_capacity(4096);
@@ -255,7 +290,7 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         let mut w = JsonWriter::object(&mut line);
         w.raw("timestamp", &crate::output::eve::rfc3339_quoted(clock.0));
         w.str("event_type", "stats");
-        write_stats(&mut w, &cap, &ws, events);
+        write_stats(&mut w, &cap, &ws, baseline.as_ref(), events);
         w.finish();
     }
     let _ = out_tx.send(line);
@@ -275,7 +310,40 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         truncated,
         wall: started.elapsed(),
         latency,
+        baseline,
     })
+}
+
+/// Loads or creates the baseline for a run.
+fn make_analyzer(opts: &ReplayOptions) -> Result<Analyzer, ReplayError> {
+    let cfg = &opts.config;
+    let loaded = match &opts.state_dir {
+        Some(dir) => Baseline::load(dir).map_err(ReplayError::State)?,
+        None => None,
+    };
+    let base = match loaded {
+        Some(mut b) => {
+            b.cfg.snapshot_interval = cfg.baseline.snapshot_interval;
+            if let Some(secs) = opts.learn_for {
+                // Learn again for this long from the first packet of this input.
+                b.cfg.learn_for = secs;
+                b.learn_start = None;
+                b.learn_until = None;
+            } else if b.learn_until.is_none() && !opts.learn_only {
+                // Learned by `spanwatch learn`: detect from the first packet.
+                b.learn_until = Some(0);
+            }
+            b
+        }
+        None => {
+            let mut bc = cfg.baseline.clone();
+            if let Some(secs) = opts.learn_for {
+                bc.learn_for = secs;
+            }
+            Baseline::new(bc)
+        }
+    };
+    Ok(Analyzer::new(base, cfg.detect.clone(), opts.learn_only))
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {

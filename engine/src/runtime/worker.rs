@@ -3,6 +3,8 @@
 //! per-packet path.
 
 use super::{FrameBatch, ToWorker};
+use crate::baseline::obs::{ObsBuf, ObsKind};
+use crate::baseline::ObsBatch;
 use crate::capture::Nanos;
 use crate::config::Config;
 use crate::decode::{Decoded, Decoder};
@@ -34,12 +36,19 @@ pub struct Worker {
     flow_records: bool,
     dissect_cfg: DissectConfig,
     dissect: DissectStats,
+    obs: ObsBuf,
+    obs_tx: Option<Sender<ObsBatch>>,
+    worker_id: usize,
+    seq: u64,
+    batches_since_obs: u32,
     latency: hdrhistogram::Histogram<u64>,
 }
 
 /// The output side of a worker, split from the decoder and flow table so
 /// that a flow can be written while a packet borrowed from the decoder is live.
 struct Emit<'a> {
+    seq: u64,
+    obs: &'a mut ObsBuf,
     out: &'a mut Vec<u8>,
     stats: &'a mut WorkerStats,
     flow_records: bool,
@@ -56,8 +65,16 @@ impl Emit<'_> {
             ts: f.last,
             cfg: self.dissect_cfg,
             stats: self.dissect,
+            seq: self.seq,
+            obs: self.obs,
         };
         f.app.on_close(&mut ctx);
+        ctx.observe(ObsKind::FlowEnd {
+            app: f.app.proto,
+            pkts: f.pkts,
+            bytes: f.bytes,
+            duration: f.last.saturating_sub(f.start),
+        });
         if self.flow_records {
             write_flow(self.out, &f, reason);
             self.stats.pipeline.flow_records += 1;
@@ -67,7 +84,13 @@ impl Emit<'_> {
 
 impl Worker {
     /// A worker that is one of `workers`, writing to `out_tx`.
-    pub fn new(cfg: &Config, workers: usize, out_tx: Sender<Vec<u8>>) -> Worker {
+    pub fn new(
+        cfg: &Config,
+        workers: usize,
+        worker_id: usize,
+        out_tx: Sender<Vec<u8>>,
+        obs_tx: Option<Sender<ObsBatch>>,
+    ) -> Worker {
         let share = (cfg.flow.max_flows / workers.max(1)).max(16);
         Worker {
             decoder: Decoder::new(&cfg.decode.for_worker(workers)),
@@ -78,6 +101,14 @@ impl Worker {
             flow_records: cfg.output.flow_records,
             dissect_cfg: cfg.dissect.clone(),
             dissect: DissectStats::default(),
+            obs: ObsBuf {
+                items: Vec::new(),
+                enabled: obs_tx.is_some(),
+            },
+            obs_tx,
+            worker_id,
+            seq: 0,
+            batches_since_obs: 0,
             latency: hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 2).unwrap_or_else(
                 |_| hdrhistogram::Histogram::new(2).expect("2 significant figures is valid"),
             ),
@@ -97,6 +128,7 @@ impl Worker {
             }
         }
         self.flush_out();
+        self.flush_obs(u64::MAX, true);
         self.stats.decode = self.decoder.stats.clone();
         self.stats.flow = self.flows.stats.clone();
         self.stats.dissect = self.dissect.clone();
@@ -110,10 +142,18 @@ impl Worker {
     pub fn batch(&mut self, b: &FrameBatch) {
         let backing = b.backing.as_ref();
         for f in &b.frames {
-            self.frame(f.linktype, f.ts, f.clock, backing.frame(f), f.origlen);
+            self.frame(
+                f.seq,
+                f.linktype,
+                f.ts,
+                f.clock,
+                backing.frame(f),
+                f.origlen,
+            );
         }
         if let Some(last) = b.frames.last() {
             self.tick(last.clock);
+            self.flush_obs(last.seq, false);
         }
         if self.out.len() >= MAX_OUT_BUFFER {
             self.flush_out();
@@ -124,9 +164,20 @@ impl Worker {
 
     /// One frame: decode, then flow tracking.
     #[inline]
-    pub fn frame(&mut self, linktype: u16, ts: Nanos, clock: Nanos, data: &[u8], origlen: u32) {
+    pub fn frame(
+        &mut self,
+        seq: u64,
+        linktype: u16,
+        ts: Nanos,
+        clock: Nanos,
+        data: &[u8],
+        origlen: u32,
+    ) {
         self.stats.frames += 1;
+        self.seq = seq;
         let mut emit = Emit {
+            seq: self.seq,
+            obs: &mut self.obs,
             out: &mut self.out,
             stats: &mut self.stats,
             flow_records: self.flow_records,
@@ -151,7 +202,12 @@ impl Worker {
                             ts: p.ts,
                             cfg: emit.dissect_cfg,
                             stats: emit.dissect,
+                            seq,
+                            obs: emit.obs,
                         };
+                        if flow.pkts[0] + flow.pkts[1] == 1 {
+                            ctx.observe(ObsKind::FlowStart { app: None });
+                        }
                         flow.app
                             .on_packet(&p, dir, header.sport, header.dport, &mut ctx);
                     }
@@ -167,6 +223,8 @@ impl Worker {
     /// expiry, bound-hit events.
     pub fn tick(&mut self, now: Nanos) {
         let mut emit = Emit {
+            seq: self.seq,
+            obs: &mut self.obs,
             out: &mut self.out,
             stats: &mut self.stats,
             flow_records: self.flow_records,
@@ -191,6 +249,8 @@ impl Worker {
     pub fn finish(&mut self, final_clock: Nanos) {
         self.tick(final_clock);
         let mut emit = Emit {
+            seq: self.seq,
+            obs: &mut self.obs,
             out: &mut self.out,
             stats: &mut self.stats,
             flow_records: self.flow_records,
@@ -199,6 +259,25 @@ impl Worker {
         };
         self.flows
             .drain(final_clock, &mut |f, r| emit.flow_ended(f, r));
+    }
+
+    /// Hands observations to the baseline with the input position this
+    /// worker has fully processed. Empty batches still go out now and then
+    /// so the baseline's merge can move on.
+    fn flush_obs(&mut self, watermark: u64, last: bool) {
+        let Some(tx) = &self.obs_tx else { return };
+        self.batches_since_obs += 1;
+        if self.obs.items.is_empty() && !last && self.batches_since_obs < 16 {
+            return;
+        }
+        self.batches_since_obs = 0;
+        let items = std::mem::take(&mut self.obs.items);
+        let _ = tx.send(ObsBatch {
+            worker: self.worker_id,
+            watermark,
+            items,
+            last,
+        });
     }
 
     fn flush_out(&mut self) {
