@@ -41,6 +41,8 @@ pub struct DecodeSection {
     pub max_fragment_trackers: usize,
     /// Seconds of packet time after which an incomplete datagram is dropped.
     pub fragment_timeout: u64,
+    /// Most bytes held in fragment reassembly buffers, over all workers.
+    pub max_fragment_bytes: usize,
 }
 
 impl Default for DecodeSection {
@@ -49,6 +51,7 @@ impl Default for DecodeSection {
         DecodeSection {
             max_fragment_trackers: d.max_fragment_trackers,
             fragment_timeout: d.fragment_timeout_secs,
+            max_fragment_bytes: d.max_fragment_bytes,
         }
     }
 }
@@ -59,6 +62,7 @@ impl DecodeSection {
         DecodeConfig {
             max_fragment_trackers: (self.max_fragment_trackers / workers.max(1)).max(64),
             fragment_timeout_secs: self.fragment_timeout,
+            max_fragment_bytes: (self.max_fragment_bytes / workers.max(1)).max(1 << 20),
         }
     }
 }

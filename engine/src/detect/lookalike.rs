@@ -90,7 +90,8 @@ pub fn resembles(candidate: &str, known: &str) -> Option<&'static str> {
     if c.eq_ignore_ascii_case(k) || c.len() < 4 || k.len() < 4 {
         return None;
     }
-    if fold(c) == fold(k) {
+    let (fc, fk) = (fold(c), fold(k));
+    if fc == fk {
         return Some("homoglyph");
     }
     let max = if k.len() >= 10 {
@@ -103,6 +104,10 @@ pub fn resembles(candidate: &str, known: &str) -> Option<&'static str> {
     if max > 0 && distance(&c.to_ascii_lowercase(), &k.to_ascii_lowercase(), max) <= max {
         return Some("edit");
     }
+    if max > 0 && distance(&fc, &fk, max) <= max {
+        // Look-alike characters and an edit.
+        return Some("homoglyph+edit");
+    }
     None
 }
 
@@ -112,8 +117,13 @@ mod tests {
 
     #[test]
     fn secureonline_lookalikes() {
+        // The brief's example: two digits for letters and a dropped "n".
         assert_eq!(
             resembles("s3cure0line.com", "secureonline.com"),
+            Some("homoglyph+edit")
+        );
+        assert_eq!(
+            resembles("s3cureonline.com", "secureonline.com"),
             Some("homoglyph")
         );
         assert_eq!(

@@ -148,7 +148,10 @@ impl Analyzer {
             known_labels: Vec::new(),
             loaded_span: 0,
         };
-        a.loaded_span = a.base.now.saturating_sub(a.base.learn_start.unwrap_or(a.base.now));
+        a.loaded_span = a
+            .base
+            .now
+            .saturating_sub(a.base.learn_start.unwrap_or(a.base.now));
         a.refresh_labels();
         a
     }
@@ -815,7 +818,7 @@ impl Analyzer {
                 let how = lookalike::resembles(&name, &format!("{k}.x")).unwrap_or("edit");
                 devs.push(Deviation {
                     model: models::LOOKALIKE,
-                    score: if how == "homoglyph" { 90 } else { 75 },
+                    score: if how.starts_with("homoglyph") { 90 } else { 75 },
                     device: o.flow.client,
                     evidence: format!(
                         "{} used {name} ({via}), which resembles the known {k} ({how})",
