@@ -22,7 +22,7 @@ ensure_venv() {
 start_capture() {
     local out="$1" filter="$2"
     rm -f "$out"
-    tcpdump -i lo -w "$out" -U --immediate-mode -n "$filter" 2>"$WORK/tcpdump.log" &
+    tcpdump -i lo -w "$out" -U --immediate-mode -B 32768 -n "$filter" 2>"$WORK/tcpdump.log" &
     TCPDUMP_PID=$!
     for _ in $(seq 1 100); do
         grep -q "listening on" "$WORK/tcpdump.log" 2>/dev/null && return 0
@@ -35,13 +35,19 @@ start_capture() {
 
 # stop_capture: lets the last packets land, then stops tcpdump with SIGINT.
 # (--immediate-mode matters: with TPACKET_V3, packets of a not-yet-full ring block are otherwise
-# only handed over on the block timeout, and a quick exchange can be lost entirely.)
+# only handed over on the block timeout, and a quick exchange can be lost entirely. In immediate
+# mode each ring slot is as large as lo's 64 KiB MTU, so the default 2 MiB buffer holds only ~30
+# packets and a fast exchange overflows it: hence -B 32768. Any kernel drop fails the recipe.)
 stop_capture() {
     sleep 0.5
     kill -INT "$TCPDUMP_PID"
     wait "$TCPDUMP_PID" || true
     TCPDUMP_PID=""
     cat "$WORK/tcpdump.log" >&2
+    if ! grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log"; then
+        echo "FAIL: tcpdump dropped packets" >&2
+        exit 1
+    fi
 }
 
 # wait_listen PORT [tcp|udp]: waits until `ss` shows a listener on PORT (without connecting
