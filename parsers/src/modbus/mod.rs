@@ -324,16 +324,14 @@ pub fn parse_adu(input: &[u8], dir: Direction) -> Result<(ModbusMessage<'_>, usi
 }
 
 /// Checks the MBAP fields visible in `input` (which may be short): protocol
-/// id 0, length in the framing range, a function code 1-127 (or an exception
-/// with length 3). `Match` needs the header and function code, `NeedMore`
-/// means no visible byte contradicts.
+/// id 0 and a length in the framing range. The function code is not judged
+/// here: scanners send FC 0 and servers answer with odd exception shapes
+/// (arkime's modbus.pcap has both), and they are still Modbus. `Match` needs
+/// the header and function code; `NeedMore` means no visible byte
+/// contradicts.
 fn header_plausibility(input: &[u8]) -> Probe {
-    if input
-        .get(2..4)
-        .unwrap_or(input.get(2..).unwrap_or(&[]))
-        .iter()
-        .any(|&b| b != 0)
-    {
+    let pid = input.get(2..4).or_else(|| input.get(2..)).unwrap_or(&[]);
+    if pid.iter().any(|&b| b != 0) {
         return Probe::NoMatch;
     }
     let Some(length) = be16(input, 4) else {
@@ -342,11 +340,8 @@ fn header_plausibility(input: &[u8]) -> Probe {
     if !(MIN_MBAP_LENGTH..=MAX_FRAMING_MBAP_LENGTH).contains(&length) {
         return Probe::NoMatch;
     }
-    let Some(&fc) = input.get(7) else {
+    if input.len() < MIN_ADU_LEN {
         return Probe::NeedMore;
-    };
-    if fc & !EXCEPTION_BIT == 0 || (fc & EXCEPTION_BIT != 0 && length != 3) {
-        return Probe::NoMatch;
     }
     Probe::Match
 }
@@ -354,8 +349,8 @@ fn header_plausibility(input: &[u8]) -> Probe {
 /// Whether the first bytes of a TCP stream are Modbus/TCP.
 ///
 /// `Match` needs one whole, consistent ADU: protocol id 0, length
-/// 2..=260, a function code 1-127 (an exception code only with length 3), and,
-/// if bytes follow that ADU, a plausible next header. `NeedMore` while the
+/// 2..=260 and, if bytes follow that ADU, a plausible next header (protocol
+/// id 0 and a framing length as far as visible). `NeedMore` while the
 /// first ADU is incomplete and nothing contradicts; `NoMatch` otherwise.
 /// HTTP (`GET /`), TLS (`16 03 01`), ONC RPC and DCERPC all fail the protocol
 /// id or length test.
@@ -382,8 +377,7 @@ pub fn probe(input: &[u8]) -> Probe {
 /// invalid frame.
 ///
 /// A candidate needs protocol id 0, a framing length, a function code that is
-/// public, user-defined or UMAS (exception bit only towards the client, with
-/// length 3), and, when the candidate ADU is complete, a plausible header (or
+/// public, user-defined or UMAS (exception bit only towards the client), and, when the candidate ADU is complete, a plausible header (or
 /// the end of input) right after it. A candidate cut short by the end of
 /// `input` is accepted once its protocol id is visible (4 bytes), so that the
 /// engine waits for the rest. `None` drops all of `input`.
@@ -403,9 +397,6 @@ fn resync_candidate(rest: &[u8], dir: Direction) -> bool {
             let (Some(length), Some(&fc)) = (be16(rest, 4), rest.get(7)) else {
                 return false;
             };
-            if function_kind(fc) == FunctionKind::Unassigned {
-                return false;
-            }
             if fc & EXCEPTION_BIT != 0 && dir == Direction::ToServer {
                 return false;
             }
