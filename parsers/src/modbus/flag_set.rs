@@ -55,6 +55,11 @@ macro_rules! flag_set {
                 self.0 & other.0 != 0
             }
 
+            /// Both sets together (a `const` form of `|`).
+            pub const fn union(self, other: Self) -> Self {
+                $name(self.0 | other.0)
+            }
+
             /// Adds the flags of `other`.
             pub fn insert(&mut self, other: Self) {
                 self.0 |= other.0;
