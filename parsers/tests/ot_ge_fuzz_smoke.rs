@@ -143,3 +143,29 @@ proptest! {
         spanwatch_parsers::srtp::fuzz(&v);
     }
 }
+
+/// A longer mutation run for when cargo-fuzz is not at hand:
+/// `OT_GE_FUZZ_ITERS=1000000 cargo test --release -p spanwatch-parsers --test ot_ge_fuzz_smoke -- --ignored`.
+/// Mutations compound: each round mutates the previous round's output
+/// (reset to a seed every 64 rounds) so inputs drift far from the seeds.
+#[test]
+#[ignore = "long; run on demand"]
+fn long_mutation_run() {
+    let iters: usize = std::env::var("OT_GE_FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    for (proto, target) in TARGETS {
+        let seeds = seeds(proto);
+        let mut rng = Rng(0xF0F0_1234 ^ iters as u64 ^ proto.len() as u64);
+        let mut cur = Vec::new();
+        for i in 0..iters {
+            if i % 64 == 0 {
+                cur = seeds[rng.below(seeds.len())].1.clone();
+            }
+            cur = mutate(&mut rng, &cur);
+            cur.truncate(2048);
+            target(&cur);
+        }
+    }
+}
