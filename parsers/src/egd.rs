@@ -165,6 +165,14 @@ fn le32(h: &[u8], at: usize) -> u32 {
 
 /// Decodes one EGD data PDU from a UDP payload. Fails only when the payload
 /// is shorter than the header.
+///
+/// ```text
+///  0      1       2          4            8            12         16          20       24         28        32
+///  +------+-------+----------+------------+------------+----------+-----------+--------+----------+---------+------
+///  | type | vers. | request  | producer   | exchange   | time sec | time nsec | status | config   | reserved| data
+///  | 0x0D | 0x01  | id u16LE | id (IPv4)  | id u32 LE  | u32 LE   | u32 LE    | u32 LE | sig u32LE| 0       |
+///  +------+-------+----------+------------+------------+----------+-----------+--------+----------+---------+------
+/// ```
 pub fn parse_pdu(datagram: &[u8]) -> Result<EgdPdu<'_>, EgdError> {
     let (Some(header), Some(data)) = (datagram.get(..HEADER_LEN), datagram.get(HEADER_LEN..))
     else {

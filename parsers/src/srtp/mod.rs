@@ -444,6 +444,15 @@ fn bytes4(b: &[u8], at: usize) -> [u8; 4] {
 /// Frames and decodes the PDU at the front of `input`; returns it with the
 /// number of bytes it spans (`56 + text length`).
 ///
+/// ```text
+///  0        2          4           6            26     30     31      32       36      40     42         56
+///  +----+---+----------+-----------+------------+------+------+-------+--------+-------+----------+------------+
+///  |type|res| sequence | text len  | reserved   | time | mbox | mbox  | mbox   | mbox  | pkt no / | mailbox    |
+///  |0-3 | 0 |  u16 LE  |  u16 LE   |            |      | seq  | type  | source | dest  | total    | body 42-55 |
+///  +----+---+----------+-----------+------------+------+------+-------+--------+-------+----------+------------+
+///  then `text len` bytes of text buffer
+/// ```
+///
 /// Fails only on framing: fewer bytes than the whole PDU
 /// ([`PduError::Truncated`]; a split header/text pair waits here) or a byte 0
 /// that is not a PDU type ([`PduError::UnknownPduType`]). `dir` only feeds
