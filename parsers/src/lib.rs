@@ -9,7 +9,7 @@
 //! returns how many bytes it consumed and at most one message, or how many more
 //! bytes it needs, or why the bytes are invalid.
 //!
-//! ```ignore
+//! ```
 //! use spanwatch_parsers::stream::{drive, Parsed, StreamParser, Direction};
 //! use spanwatch_parsers::modbus::ModbusTcp;
 //!
