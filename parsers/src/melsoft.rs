@@ -90,8 +90,6 @@ impl Flags {
     pub const HEADER_CONSTANT_MISMATCH: Flags = Flags(1 << 0);
     /// The frame is too short for the command header and command data header.
     pub const COMMAND_TRUNCATED: Flags = Flags(1 << 1);
-    /// The data size field is larger than the bytes left in the frame.
-    pub const DATA_SIZE_MISMATCH: Flags = Flags(1 << 2);
     /// The Ethernet footer does not parse (size, parameter table).
     pub const FOOTER_MALFORMED: Flags = Flags(1 << 3);
     /// The footer carries an authorization token (parameter type 0x42),
@@ -104,10 +102,9 @@ impl Flags {
     /// Hello body shorter or longer than its type's fixed size (datagrams).
     pub const HELLO_LENGTH_MISMATCH: Flags = Flags(1 << 7);
 
-    const NAMES: [(Flags, &'static str); 8] = [
+    const NAMES: [(Flags, &'static str); 7] = [
         (Flags::HEADER_CONSTANT_MISMATCH, "header_constant_mismatch"),
         (Flags::COMMAND_TRUNCATED, "command_truncated"),
-        (Flags::DATA_SIZE_MISMATCH, "data_size_mismatch"),
         (Flags::FOOTER_MALFORMED, "footer_malformed"),
         (Flags::AUTH_TOKEN, "auth_token"),
         (Flags::TRAILING_BYTES, "trailing_bytes"),
@@ -542,10 +539,9 @@ fn parse_frame_exact(b: &[u8]) -> Frame<'_> {
     f.data_size = data_size;
     let rest = b.get(cmd_at + 6..).unwrap_or(&[]);
     if data_size == 0 || usize::from(data_size) > rest.len() {
-        f.flags.set(
-            Flags::DATA_SIZE_MISMATCH,
-            usize::from(data_size) > rest.len(),
-        );
+        // iQ-F leaves the word at 0, or uses it for something else on file
+        // commands (0x1867 carries 0x32 / 0x38 with shorter data in the UDP
+        // capture): the data runs to the end of the frame.
         f.data = rest;
     } else {
         let (data, footer) = rest.split_at(usize::from(data_size));
