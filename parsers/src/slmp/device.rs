@@ -80,18 +80,31 @@ const DEVICES: &[(u16, &str, &str, bool)] = &[
     (0x00CC, "Z", "Z", false),
 ];
 
+/// Index into [`DEVICES`] by binary code (all codes are below 0x100);
+/// `u8::MAX` = not a device.
+const CODE_INDEX: [u8; 256] = {
+    let mut idx = [u8::MAX; 256];
+    let mut i = 0;
+    while i < DEVICES.len() {
+        idx[DEVICES[i].0 as usize] = i as u8;
+        i += 1;
+    }
+    idx
+};
+
+fn entry(code: u16) -> Option<&'static (u16, &'static str, &'static str, bool)> {
+    let i = *CODE_INDEX.get(usize::from(code))?;
+    DEVICES.get(usize::from(i))
+}
+
 /// The name of a binary device code (`"D"`, `"ZR"`, `"TS"`...), `"unknown"`
 /// for codes not in the table.
 pub fn device_name(code: u16) -> &'static str {
-    DEVICES
-        .iter()
-        .find(|d| d.0 == code)
-        .map(|d| d.1)
-        .unwrap_or("unknown")
+    entry(code).map_or("unknown", |d| d.1)
 }
 
 fn hex_numbered(code: u16) -> bool {
-    DEVICES.iter().find(|d| d.0 == code).is_some_and(|d| d.3)
+    entry(code).is_some_and(|d| d.3)
 }
 
 /// Maps an ASCII device name (padding `*` already stripped) to its code.

@@ -251,21 +251,23 @@ fn subheader(b: &[u8]) -> Result<Option<(FrameType, Encoding, Kind)>, &'static s
             Ok(Some((ft, Encoding::Binary, kind)))
         }
         b'5' | b'D' => {
-            let want: &[&[u8; 4]] = &[b"5000", b"5400", b"D000", b"D400"];
-            let avail = b.len().min(4);
-            let prefix = b.get(..avail).unwrap_or(&[]);
-            let Some(full) = want.iter().find(|w| w.starts_with(prefix)) else {
-                return Err("slmp_bad_subheader");
+            // "5000" / "5400" / "D000" / "D400", checked as far as present.
+            let second = b.get(1).copied();
+            let four = match second {
+                None => return Ok(None),
+                Some(b'0') => false,
+                Some(b'4') => true,
+                Some(_) => return Err("slmp_bad_subheader"),
             };
-            if avail < 4 {
-                return Ok(None);
+            for i in 2..4 {
+                match b.get(i) {
+                    None => return Ok(None),
+                    Some(b'0') => {}
+                    Some(_) => return Err("slmp_bad_subheader"),
+                }
             }
-            let ft = if full[1] == b'4' {
-                FrameType::E4
-            } else {
-                FrameType::E3
-            };
-            let kind = if full[0] == b'D' {
+            let ft = if four { FrameType::E4 } else { FrameType::E3 };
+            let kind = if first == b'D' {
                 Kind::Response
             } else {
                 Kind::Request
