@@ -14,9 +14,12 @@ use spanwatch_parsers::stream::{drive, Direction};
 use spanwatch_parsers::{cclink, melsoft, slmp};
 use std::hint::black_box;
 
+/// One reassembled TCP direction and its stream direction.
+type Stream = (Direction, Vec<u8>);
+
 /// Reassembled MELSOFT TCP directions of the two TCP captures, with the
 /// message count measured by tshark (see tests/ot_mitsubishi_captures.rs).
-fn melsoft_tcp() -> Option<(Vec<(Direction, Vec<u8>)>, usize)> {
+fn melsoft_tcp() -> Option<(Vec<Stream>, usize)> {
     let mut dirs = Vec::new();
     for (name, port) in [
         ("nozomi_legitimate_user_addition_plc_stop_test.pcapng", 5007),
@@ -137,7 +140,7 @@ fn bench(c: &mut Criterion) {
         };
         let dgrams: Vec<Vec<u8>> = pcap::udp_datagrams(&file)
             .into_iter()
-            .map(|d| d.4.to_vec())
+            .map(|d| d.payload.to_vec())
             .collect();
         let bytes: usize = dgrams.iter().map(Vec::len).sum();
         let is_cclink = group.starts_with("cclink");

@@ -623,7 +623,8 @@ pub fn parse_datagram(b: &[u8]) -> Result<Message<'_>, Error> {
 
 /// Does `b` start like a MELSOFT message? Frames need `00 11 11` at bytes
 /// 4..7, a second byte of 0 or 1 and a size within bounds; hellos need
-/// `00 00` and a known type.
+/// `00 00` and a known type. When `b` holds more than the message, the next
+/// byte must start another message (length consistency).
 pub fn probe(b: &[u8]) -> Probe {
     let Some(&first) = b.first() else {
         return Probe::NeedMore;
@@ -647,17 +648,29 @@ pub fn probe(b: &[u8]) -> Probe {
                 {
                     Probe::NoMatch
                 }
-                Some(_) => Probe::Match,
+                Some(size) => next_consistent(b, ETH_HEADER_LEN + usize::from(size)),
             }
         }
         0x5A | 0xDA => match (b.get(1), b.get(2), b.get(3)) {
             (Some(&x), _, _) if x != 0 => Probe::NoMatch,
             (_, Some(&x), _) if x != 0 => Probe::NoMatch,
-            (_, _, Some(&t)) if hello_body_len(t).is_some() => Probe::Match,
-            (_, _, Some(_)) => Probe::NoMatch,
+            (_, _, Some(&t)) => match hello_body_len(t) {
+                Some(body) if first == 0xDA => next_consistent(b, 4 + body),
+                Some(_) => next_consistent(b, 4),
+                None => Probe::NoMatch,
+            },
             _ => Probe::NeedMore,
         },
         _ => Probe::NoMatch,
+    }
+}
+
+/// Length consistency: bytes after a message of `len` must start another
+/// MELSOFT message.
+fn next_consistent(b: &[u8], len: usize) -> Probe {
+    match b.get(len) {
+        None | Some(0x57 | 0xD7 | 0x5A | 0xDA) => Probe::Match,
+        Some(_) => Probe::NoMatch,
     }
 }
 

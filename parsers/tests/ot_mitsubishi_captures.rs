@@ -22,7 +22,8 @@ use ot_mitsubishi_common::{capture, tcp_directions, udp_datagrams};
 use spanwatch_parsers::cclink::{self, Datagram};
 use spanwatch_parsers::melsoft::{self, Kind, MelsoftStream, Message};
 use spanwatch_parsers::ot::OtClass;
-use spanwatch_parsers::stream::{drive, Direction};
+use spanwatch_parsers::slmp;
+use spanwatch_parsers::stream::{drive, Direction, Probe};
 use std::collections::BTreeMap;
 
 #[derive(Default, Debug)]
@@ -53,6 +54,10 @@ fn melsoft_tcp_counts(
         };
         if dir == Direction::ToServer {
             c.flows += 1;
+        }
+        if !d.bytes.is_empty() {
+            assert_eq!(melsoft::probe(&d.bytes), Probe::Match, "stream start");
+            assert_eq!(slmp::probe(&d.bytes), Probe::NoMatch, "stream start");
         }
         let mut p = MelsoftStream;
         let out = drive(&mut p, &d.bytes, dir, |m| {
@@ -229,7 +234,10 @@ fn iti_melsoft_udp_commands_and_fx5u_model() {
     let mut models: BTreeMap<(String, Option<u16>), usize> = BTreeMap::new();
     let mut flagged = 0usize;
     let mut file_class = 0usize;
-    for (_src, sport, _dst, dport, payload) in udp_datagrams(&file) {
+    for d in udp_datagrams(&file) {
+        let (sport, dport, payload) = (d.sport, d.dport, d.payload);
+        assert_eq!(melsoft::probe(payload), Probe::Match);
+        assert_eq!(slmp::probe(payload), Probe::NoMatch);
         let m = melsoft::parse_datagram(payload).expect("every datagram is MELSOFT");
         match m {
             Message::Frame(f) => {
@@ -308,8 +316,12 @@ fn nttcom_cclink_ief_basic_222_cyclic_pairs() {
     let mut masters: BTreeMap<[u8; 4], usize> = BTreeMap::new();
     let mut seqs = Vec::new();
     let mut cyclic_state: BTreeMap<u16, usize> = BTreeMap::new();
-    for (src, sport, dst, dport, payload) in udp_datagrams(&file) {
+    for d in udp_datagrams(&file) {
+        let (src, sport, dst, dport, payload) = (d.src, d.sport, d.dst, d.dport, d.payload);
         assert_eq!((sport, dport), (61450, 61450));
+        // SLMP-framed with a consistent length; not MELSOFT.
+        assert_eq!(slmp::probe(payload), Probe::Match);
+        assert_eq!(melsoft::probe(payload), Probe::NoMatch);
         match cclink::parse_datagram(payload).expect("every datagram is CCIEFB") {
             Datagram::CyclicRequest(r) => {
                 requests += 1;

@@ -209,6 +209,16 @@ const CRC_FOOTER: [u8; 16] = [
 ];
 const TOKEN_FOOTER: [u8; 11] = [0x09, 0x00, 0x01, 0x42, 0x06, 1, 2, 3, 4, 5, 6];
 
+/// (scenario, frame, command, name, class, flags)
+type Case = (
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+    OtClass,
+    &'static [&'static str],
+);
+
 #[test]
 fn command_table_with_garbage_and_expected_flags() {
     let mut username = [0u8; 0x28];
@@ -218,7 +228,7 @@ fn command_table_with_garbage_and_expected_flags() {
     let mut registration = vec![0x00, 0x00, 0x02, 0x00];
     registration.extend_from_slice(&[0u8; 0x4A * 2]);
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<u8>, u16, &str, OtClass, &[&str])> = vec![
+    let cases: Vec<Case> = vec![
         ("remote run", req(0x1001, &[1, 0, 0, 0], &CRC_FOOTER), 0x1001, "remote_run", OtClass::Control, &[]),
         ("remote pause", req(0x1003, &[1, 0], &CRC_FOOTER), 0x1003, "remote_pause", OtClass::Control, &[]),
         ("remote reset", req(0x1006, &[1, 0], &CRC_FOOTER), 0x1006, "remote_reset", OtClass::Control, &[]),
@@ -320,6 +330,13 @@ fn probe_on_real_starts() {
     assert_eq!(probe(&REMOTE_STOP_REQ[..10]), Probe::NeedMore);
     assert_eq!(probe(&[0x5A, 0x00]), Probe::NeedMore);
     assert_eq!(probe(&[0x50, 0x00, 0x00, 0xFF]), Probe::NoMatch); // SLMP, not MELSOFT
+                                                                  // Length consistency: after the message comes another message or nothing.
+    let mut b = REMOTE_STOP_REQ.to_vec();
+    b.push(0x00);
+    assert_eq!(probe(&b), Probe::NoMatch);
+    let mut b = HELLO_REQ.to_vec();
+    b.extend_from_slice(&REMOTE_STOP_REQ);
+    assert_eq!(probe(&b), Probe::Match);
 }
 
 #[test]

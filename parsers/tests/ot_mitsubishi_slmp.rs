@@ -667,6 +667,21 @@ fn probe_decides_on_subheader_and_length() {
     assert_eq!(probe(&[0x57, 0x01, 0x00, 0x00]), Probe::NoMatch); // MELSOFT, not SLMP
 }
 
+#[test]
+fn probe_checks_length_consistency() {
+    // A datagram longer than its length field, followed by garbage.
+    let mut v = BIN3E_READ_D100.to_vec();
+    v.extend_from_slice(&[0x99, 0x98]);
+    assert_eq!(probe(&v), Probe::NoMatch);
+    // Followed by the start of another frame (pipelining): still a match.
+    let mut v = BIN3E_READ_D100.to_vec();
+    v.extend_from_slice(&BIN3E_READ_D100[..3]);
+    assert_eq!(probe(&v), Probe::Match);
+    let mut v = ASC3E_READ_D100.to_vec();
+    v.extend_from_slice(b"54");
+    assert_eq!(probe(&v), Probe::Match);
+}
+
 fn collect(input: &[u8], dir: Direction) -> (Vec<u16>, spanwatch_parsers::stream::DriveOutcome) {
     let mut cmds = Vec::new();
     let out = drive(&mut SlmpStream, input, dir, |f| {

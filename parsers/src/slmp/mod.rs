@@ -833,13 +833,23 @@ pub fn parse_cpu_model<'a>(resp: &Response<'a>) -> Option<CpuModel<'a>> {
 }
 
 /// Does `b` start like an MC/SLMP frame? Checks the subheader, the 4E
-/// reserved word, hex text in ASCII headers, and that the length field is
-/// within [minimum, [`MAX_FRAME_LEN`]].
+/// reserved word, hex text in ASCII headers, that the length field is
+/// within [minimum, [`MAX_FRAME_LEN`]], and, when `b` holds more than the
+/// declared frame, that the next bytes start another subheader. A UDP
+/// payload therefore matches only when the length field equals its size
+/// (or it holds whole pipelined frames).
 pub fn probe(b: &[u8]) -> Probe {
     match parse_header(b) {
         Ok(h) => {
             let s = if h.encoding == Encoding::Ascii { 2 } else { 1 };
-            if h.frame_type == FrameType::E4 && hnum(b, h.encoding, 4 * s, 2) != Some(0) {
+            let reserved_bad =
+                h.frame_type == FrameType::E4 && hnum(b, h.encoding, 4 * s, 2) != Some(0);
+            // Length consistency: whatever follows the declared frame must
+            // start like another frame (pipelining), not like garbage.
+            let next_bad = b
+                .get(h.frame_len..)
+                .is_some_and(|next| !next.is_empty() && subheader(next).is_err());
+            if reserved_bad || next_bad {
                 Probe::NoMatch
             } else {
                 Probe::Match

@@ -190,10 +190,13 @@ pub struct TcpDirection {
     pub gaps: usize,
 }
 
+/// (src, sport, dst, dport) of one direction.
+type FlowKey = ([u8; 4], u16, [u8; 4], u16);
+
 /// Reassembles every TCP direction in capture order of first appearance.
 pub fn tcp_directions(file: &[u8]) -> Vec<TcpDirection> {
     let mut order: Vec<TcpDirection> = Vec::new();
-    let mut index: HashMap<([u8; 4], u16, [u8; 4], u16), (usize, Option<u32>)> = HashMap::new();
+    let mut index: HashMap<FlowKey, (usize, Option<u32>)> = HashMap::new();
     for r in records(file) {
         let Some(p) = packet(&r) else { continue };
         if p.proto != Proto::Tcp {
@@ -241,12 +244,27 @@ pub fn tcp_directions(file: &[u8]) -> Vec<TcpDirection> {
     order
 }
 
-/// Every UDP datagram: (src, sport, dst, dport, payload).
-pub fn udp_datagrams(file: &[u8]) -> Vec<([u8; 4], u16, [u8; 4], u16, &[u8])> {
+/// One UDP datagram.
+pub struct Datagram<'a> {
+    pub src: [u8; 4],
+    pub sport: u16,
+    pub dst: [u8; 4],
+    pub dport: u16,
+    pub payload: &'a [u8],
+}
+
+/// Every UDP datagram, in capture order.
+pub fn udp_datagrams(file: &[u8]) -> Vec<Datagram<'_>> {
     records(file)
         .iter()
         .filter_map(packet)
         .filter(|p| p.proto == Proto::Udp)
-        .map(|p| (p.src, p.sport, p.dst, p.dport, p.payload))
+        .map(|p| Datagram {
+            src: p.src,
+            sport: p.sport,
+            dst: p.dst,
+            dport: p.dport,
+            payload: p.payload,
+        })
         .collect()
 }
