@@ -302,6 +302,19 @@ pub enum Datagram<'a> {
     Slmp(slmp::Frame<'a>),
 }
 
+impl Datagram<'_> {
+    /// The defender's class: [`OtClass::Cyclic`] for cyclic frames, the SLMP
+    /// command class for requests (node search is recon, set IP is control),
+    /// [`OtClass::Other`] for SLMP responses.
+    pub fn class(&self) -> OtClass {
+        match self {
+            Datagram::CyclicRequest(_) | Datagram::CyclicResponse(_) => CLASS,
+            Datagram::Slmp(slmp::Frame::Request(r)) => r.class(),
+            Datagram::Slmp(slmp::Frame::Response(_)) => OtClass::Other,
+        }
+    }
+}
+
 /// Why a datagram is not CCIEFB/SLMP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {

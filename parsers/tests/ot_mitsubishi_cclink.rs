@@ -249,6 +249,11 @@ fn node_search_and_set_ip_go_to_slmp() {
         0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0x04, 0x80, 0x86, 0x10,
         0xAC, // MAC, 172.16.134.128
     ];
+    assert_eq!(parse_datagram(&search).unwrap().class(), OtClass::Recon);
+    assert_eq!(
+        parse_datagram(&request_frame1()).unwrap().class(),
+        OtClass::Cyclic
+    );
     let Ok(Datagram::Slmp(slmp::Frame::Request(r))) = parse_datagram(&search) else {
         panic!()
     };
