@@ -1,6 +1,0 @@
-//! Placeholder until the parser lands.
-
-/// Placeholder probe.
-pub fn probe(_input: &[u8]) -> crate::stream::Probe {
-    crate::stream::Probe::NoMatch
-}
