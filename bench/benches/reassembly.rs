@@ -14,7 +14,8 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use spanwatch::reassembly::{
-    OverlapPolicy, ReassemblyConfig, ReassemblyMemcap, StreamEvent, StreamSink, TcpStream, DEFAULT_MEMCAP_BYTES,
+    OverlapPolicy, ReassemblyConfig, ReassemblyMemcap, StreamEvent, StreamSink, TcpStream,
+    DEFAULT_MEMCAP_BYTES,
 };
 
 const ACK: u8 = 0x10;
@@ -35,7 +36,9 @@ struct Counting {
 impl StreamSink for Counting {
     fn data(&mut self, bytes: &[u8]) {
         self.bytes += bytes.len() as u64;
-        self.sum = self.sum.wrapping_add(u64::from(*bytes.first().unwrap_or(&0)));
+        self.sum = self
+            .sum
+            .wrapping_add(u64::from(*bytes.first().unwrap_or(&0)));
     }
     fn gap(&mut self, len: u64) {
         self.gaps += len;
@@ -93,13 +96,24 @@ fn overlapping() -> Feed {
 }
 
 fn run(feed: &Feed, data: &[u8], policy: OverlapPolicy, mem: &mut ReassemblyMemcap) -> Counting {
-    let cfg = ReassemblyConfig { policy, depth: None, ..ReassemblyConfig::default() };
+    let cfg = ReassemblyConfig {
+        policy,
+        depth: None,
+        ..ReassemblyConfig::default()
+    };
     let mut s = TcpStream::new(&cfg);
     let mut sink = Counting::default();
     s.handle_syn(ISN.wrapping_sub(1));
     for (i, (rel, range)) in feed.iter().enumerate() {
         let seq = ISN.wrapping_add(*rel);
-        s.segment(i as u64 * 1000, seq, ACK, &data[range.clone()], mem, &mut sink);
+        s.segment(
+            i as u64 * 1000,
+            seq,
+            ACK,
+            &data[range.clone()],
+            mem,
+            &mut sink,
+        );
     }
     s.close(mem, &mut sink);
     sink
@@ -107,7 +121,11 @@ fn run(feed: &Feed, data: &[u8], policy: OverlapPolicy, mem: &mut ReassemblyMemc
 
 fn bench_reassembly(c: &mut Criterion) {
     let data = payload();
-    let feeds = [("in_order", in_order()), ("out_of_order", out_of_order()), ("overlapping", overlapping())];
+    let feeds = [
+        ("in_order", in_order()),
+        ("out_of_order", out_of_order()),
+        ("overlapping", overlapping()),
+    ];
     let mut mem = ReassemblyMemcap::default();
     for (unit, per_bytes) in [("bytes", true), ("segments", false)] {
         let mut g = c.benchmark_group(format!("reassembly_{unit}"));
@@ -174,16 +192,40 @@ fn memsim() {
     let buffered: u64 = streams.iter().map(|s| s.buffered_bytes()).sum();
     let dropped: u64 = streams.iter().map(|s| s.counters().dropped_bytes).sum();
     println!("streams                 {STREAMS}");
-    println!("size_of::<TcpStream>()  {} bytes", std::mem::size_of::<TcpStream>());
-    println!("out-of-order offered    {} MiB", (STREAMS as u64 * u64::from(OOO_SEGMENTS) * SEG_LEN as u64) >> 20);
+    println!(
+        "size_of::<TcpStream>()  {} bytes",
+        std::mem::size_of::<TcpStream>()
+    );
+    println!(
+        "out-of-order offered    {} MiB",
+        (STREAMS as u64 * u64::from(OOO_SEGMENTS) * SEG_LEN as u64) >> 20
+    );
     println!("memcap limit            {} MiB", mem.limit() >> 20);
-    println!("memcap peak             {:.1} MiB", mem.peak() as f64 / 1048576.0);
+    println!(
+        "memcap peak             {:.1} MiB",
+        mem.peak() as f64 / 1048576.0
+    );
     println!("streams holding data    {holding}");
-    println!("payload buffered        {:.1} MiB", buffered as f64 / 1048576.0);
-    println!("payload dropped         {:.1} MiB", dropped as f64 / 1048576.0);
-    println!("VmHWM at start          {:.1} MiB", hwm_start as f64 / 1024.0);
-    println!("VmHWM with streams      {:.1} MiB", hwm_streams as f64 / 1024.0);
-    println!("VmHWM with buffered     {:.1} MiB", hwm_buffered as f64 / 1024.0);
+    println!(
+        "payload buffered        {:.1} MiB",
+        buffered as f64 / 1048576.0
+    );
+    println!(
+        "payload dropped         {:.1} MiB",
+        dropped as f64 / 1048576.0
+    );
+    println!(
+        "VmHWM at start          {:.1} MiB",
+        hwm_start as f64 / 1024.0
+    );
+    println!(
+        "VmHWM with streams      {:.1} MiB",
+        hwm_streams as f64 / 1024.0
+    );
+    println!(
+        "VmHWM with buffered     {:.1} MiB",
+        hwm_buffered as f64 / 1024.0
+    );
     println!(
         "growth from buffering   {:.1} MiB (memcap {} MiB)",
         (hwm_buffered - hwm_streams) as f64 / 1024.0,
@@ -193,7 +235,11 @@ fn memsim() {
         s.close(&mut mem, &mut sink);
     }
     assert_eq!(mem.used(), 0);
-    println!("after close: memcap used {} bytes, gaps reported {} MiB", mem.used(), sink.gaps >> 20);
+    println!(
+        "after close: memcap used {} bytes, gaps reported {} MiB",
+        mem.used(),
+        sink.gaps >> 20
+    );
 }
 
 fn main() {

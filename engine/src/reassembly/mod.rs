@@ -36,7 +36,8 @@
 //!   before it is ignored. ACKs before the stream starts are ignored, so an
 //!   ACK that overtakes its data on the SPAN cannot create a gap. A second
 //!   SYN with another ISN before any data restarts the stream; after data it
-//!   is ignored and counted in [`StreamCounters::syn_mismatches`].
+//!   is ignored and counted in [`StreamCounters::syn_mismatches`]. FIN and
+//!   RST bits on a SYN segment (invalid combinations) are ignored.
 //! * **Out of order.** Data past a hole is buffered. Overlaps among buffered
 //!   data are resolved by the [`OverlapPolicy`]; data already delivered is
 //!   never revised.
@@ -140,7 +141,10 @@ pub const DEFAULT_GAP_TIMEOUT_NS: u64 = 2_000_000_000;
 pub const DEFAULT_ACK_GRACE_NS: u64 = 50_000_000;
 /// Largest recent-data window a stream may keep.
 pub const MAX_RECENT_WINDOW_BYTES: u32 = 64 << 10;
-/// Data or ACKs further than this ahead of the next expected byte are out of
+/// An ACK further than this past the highest data byte seen is taken as
+/// stale or forged rather than as proof of SPAN loss, and ignored.
+pub const MAX_ACK_AHEAD_OF_DATA: u64 = 16 << 20;
+/// Data further than this ahead of the next expected byte is out of
 /// window (the largest window TCP window scaling allows is 2^30).
 pub const MAX_SEQ_AHEAD: u64 = 1 << 30;
 

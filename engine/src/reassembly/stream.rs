@@ -5,7 +5,7 @@ use core::mem::size_of;
 use super::recent::RecentWindow;
 use super::{
     OverlapPolicy, ReassemblyConfig, ReassemblyMemcap, StreamEvent, StreamSink,
-    MAX_RECENT_WINDOW_BYTES, MAX_SEQ_AHEAD,
+    MAX_ACK_AHEAD_OF_DATA, MAX_RECENT_WINDOW_BYTES, MAX_SEQ_AHEAD,
 };
 use crate::decode::tcp_flags;
 
@@ -356,7 +356,9 @@ impl TcpStream {
     /// Feeds an ACK number sent by the *other* direction: the receiver has
     /// every byte of this direction before `ack`. A hole the ACK covers is
     /// reported as a gap if still open [`ack_grace_ns`] later. ACKs before
-    /// the stream has started, behind delivery, or too far ahead are ignored.
+    /// the stream has started or behind delivery are ignored, and so are ACKs
+    /// more than [`MAX_ACK_AHEAD_OF_DATA`] past the highest byte seen (counted
+    /// as out of window).
     ///
     /// [`ack_grace_ns`]: ReassemblyConfig::ack_grace_ns
     pub fn ack<S: StreamSink>(
@@ -368,8 +370,18 @@ impl TcpStream {
     ) {
         if self.state & state::INIT != 0 && !self.is_done() {
             let rel = self.rel(ack);
-            if rel > 0 && (rel as u64) <= MAX_SEQ_AHEAD {
-                let off = self.next_off + rel as u64;
+            let off = self.next_off.saturating_add(rel.max(0) as u64);
+            if rel > 0
+                && off
+                    > self
+                        .highest_end
+                        .max(self.next_off)
+                        .saturating_add(MAX_ACK_AHEAD_OF_DATA)
+            {
+                // Acknowledges far more than was ever seen: a stale ACK (port
+                // reuse, challenge ACK) or a forged one, not SPAN loss.
+                self.counters.out_of_window += 1;
+            } else if rel > 0 {
                 self.acked_off = self.acked_off.max(off);
                 if self.state & state::ACK_PENDING == 0 && self.acked_target() > self.next_off {
                     self.state |= state::ACK_PENDING;
@@ -442,9 +454,13 @@ impl TcpStream {
             return;
         }
         let mut data_seq = seq;
+        let mut flags = flags;
         if flags & tcp_flags::SYN != 0 {
             self.handle_syn(seq);
             data_seq = seq.wrapping_add(1);
+            // SYN+FIN and SYN+RST are invalid combinations (scans, fuzzing):
+            // the SYN is honoured, the other flag is not.
+            flags &= !(tcp_flags::FIN | tcp_flags::RST);
         }
         if flags & tcp_flags::RST != 0 {
             self.on_rst(data_seq, payload, sink);
