@@ -46,7 +46,9 @@
 //!   [`ack_grace_ns`](ReassemblyConfig::ack_grace_ns) later (the grace lets a
 //!   segment that the SPAN delivered after its ACK arrive first), or (b) data
 //!   waited behind it for [`gap_timeout_ns`](ReassemblyConfig::gap_timeout_ns),
-//!   or (c) [`TcpStream::close`], or (d) a per-stream limit gave it up.
+//!   or (c) [`TcpStream::close`], or (d) a per-stream limit gave it up. An
+//!   ACK more than [`MAX_ACK_AHEAD_OF_DATA`] past the highest byte seen is
+//!   stale (port reuse, challenge ACK) or forged, and is ignored.
 //! * **Limits.** Per-stream limit (holes, chunks, bytes): the earliest hole
 //!   is given up: reported as a gap, and the data behind it delivered, until
 //!   the new segment fits. Worker memcap: the new out-of-order segment is
@@ -73,7 +75,8 @@
 //!   while that data is still in the stream's recent-data window
 //!   ([`recent_window_bytes`](ReassemblyConfig::recent_window_bytes), off by
 //!   default because it copies every delivered byte; turn it on per stream
-//!   for OT with [`TcpStream::set_recent_window`]). One
+//!   for OT with [`TcpStream::set_recent_window`]; windows are charged to the
+//!   memcap and only granted while it is less than half used). One
 //!   [`StreamEvent::OverlapDifferentData`] per segment, spanning its first to
 //!   last differing byte.
 //!
@@ -105,7 +108,7 @@
 //! const ACK: u8 = 0x10;
 //! client.segment(0, 1000, SYN, b"", &mut mem, &mut sink); // ISN 1000
 //! client.segment(1, 1006, ACK, b"world", &mut mem, &mut sink); // early: buffered
-//! assert_eq!(mem.used() > 0, true);
+//! assert!(mem.used() > 0); // only the early segment was copied
 //! client.segment(2, 1001, ACK, b"hello", &mut mem, &mut sink); // fills the hole
 //! assert_eq!(sink.bytes, b"helloworld");
 //!
