@@ -218,9 +218,12 @@ pub fn demo_timeline(seed: u64) -> Timeline {
         server_tls13,
         envelope: Envelope::Plain,
         exchanges,
+        burst: (1, 2),
         think: 150_000,
         request: (300, 600),
         response: (500, 2_500),
+        large_chance: 0.0,
+        large_response: (0, 0),
         reset,
         impair: Impair::default(),
     };
@@ -399,3 +402,6 @@ mod tests {
         assert!(parse_size("-5M").is_err());
     }
 }
+
+#[cfg(test)]
+mod golden;

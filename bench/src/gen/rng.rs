@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn ln_agrees_with_platform_ln_to_a_few_ulps() {
         for &x in &[
-            1e-300, 1e-16, 0.001, 0.25, 0.5, 0.70710678, 0.9, 1.0, 1.5, 10.0, 1e10,
+            1e-300, 1e-16, 0.001, 0.25, 0.5, 0.7, 0.9, 1.0, 1.5, 10.0, 1e10,
         ] {
             let ours = ln(x);
             let theirs = f64::ln(x);

@@ -307,7 +307,7 @@ pub struct Timeline {
     stats: Stats,
 }
 
-/// How often (in packets) `run` reports progress.
+/// How often (in packets) `run` reports progress (a power of two).
 pub const PROGRESS_EVERY: u64 = 1 << 16;
 
 impl Timeline {
@@ -386,7 +386,7 @@ impl Timeline {
                 }
                 out.write_packet(ts, &frame.bytes)?;
                 self.stats.record(ts, &frame);
-                if self.stats.packets % PROGRESS_EVERY == 0 {
+                if self.stats.packets & (PROGRESS_EVERY - 1) == 0 {
                     progress(&self.stats);
                 }
             }

@@ -213,7 +213,7 @@ fn put_ipv4(buf: &mut Vec<u8>, id: u16, ttl: u8, proto: u8, src: Ip4, dst: Ip4) 
 }
 
 fn put_tcp(buf: &mut Vec<u8>, h: &TcpHeader<'_>) {
-    debug_assert!(h.options.len() % 4 == 0 && h.options.len() <= 40);
+    debug_assert!(h.options.len() & 3 == 0 && h.options.len() <= 40);
     let offset_words = ((20 + h.options.len()) / 4) as u8;
     buf.extend_from_slice(&h.src_port.to_be_bytes());
     buf.extend_from_slice(&h.dst_port.to_be_bytes());

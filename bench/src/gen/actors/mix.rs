@@ -22,10 +22,13 @@ pub struct MixConfig {
     pub modbus_finite_share: f64,
     /// New Modbus connections per second (replacing the ones that end).
     pub modbus_per_sec: f64,
-    /// TLS sessions started in the first 20 s (so the capture starts with a population).
+    /// TLS sessions started in the first two minutes (so the capture starts with a population).
     pub tls_initial: u32,
     /// TLS sessions per second afterwards.
     pub tls_per_sec: f64,
+    /// Share of TLS sessions that are interactive (think ~3 s); the rest are persistent
+    /// background connections (think ~120 s).
+    pub tls_interactive_share: f64,
     /// DNS lookups per second.
     pub dns_per_sec: f64,
     /// HTTP downloads per second.
@@ -45,13 +48,14 @@ pub struct MixConfig {
 impl Default for MixConfig {
     fn default() -> Self {
         MixConfig {
-            modbus_connections: 400,
+            modbus_connections: 180,
             modbus_finite_share: 0.1,
-            modbus_per_sec: 0.25,
-            tls_initial: 3000,
-            tls_per_sec: 40.0,
-            dns_per_sec: 250.0,
-            http_per_sec: 1.5,
+            modbus_per_sec: 0.15,
+            tls_initial: 12_000,
+            tls_per_sec: 12.0,
+            tls_interactive_share: 0.15,
+            dns_per_sec: 100.0,
+            http_per_sec: 0.5,
             smtp_per_sec: 0.3,
             retx: 0.005,
             ooo: 0.005,
@@ -61,6 +65,8 @@ impl Default for MixConfig {
     }
 }
 
+/// The initial TLS population starts within this long.
+const TLS_RAMP: Micros = 120_000_000;
 const CLASSES: usize = 5;
 const TLS: usize = 0;
 const DNS: usize = 1;
@@ -171,6 +177,7 @@ impl Mix {
             1 => ClientProfile::Library,
             _ => ClientProfile::Legacy12,
         };
+        let interactive = self.rng.chance(self.cfg.tls_interactive_share);
         let cfg = TlsConfig {
             client: ctx.net.any_workstation(&mut self.rng),
             server: ctx.net.host(external_for_name(sni)),
@@ -179,10 +186,17 @@ impl Mix {
             profile,
             server_tls13: server_speaks_tls13(sni),
             envelope: self.envelope(false),
-            exchanges: self.rng.range(1, 60) as u32,
-            think: 4_000_000,
-            request: (200, 900),
-            response: (300, 3_000),
+            exchanges: if interactive {
+                self.rng.range(1, 40)
+            } else {
+                self.rng.range(1, 30)
+            } as u32,
+            burst: (2, 8),
+            think: if interactive { 3_000_000 } else { 120_000_000 },
+            request: (260, 900),
+            response: (250, 1_300),
+            large_chance: 0.02,
+            large_response: (4_000, 60_000),
             reset: self.rng.chance(0.03),
             impair: self.impair(),
         };
@@ -319,7 +333,7 @@ impl Actor for Mix {
                 self.spawn_modbus(ctx, at, finite);
             }
             for _ in 0..self.cfg.tls_initial {
-                let at = now + self.rng.below(20_000_000);
+                let at = now + self.rng.below(TLS_RAMP);
                 self.spawn_tls(ctx, at);
             }
             for c in 0..CLASSES {

@@ -396,14 +396,20 @@ pub struct TlsConfig {
     pub server_tls13: bool,
     /// Wrapping on the capture link.
     pub envelope: Envelope,
-    /// Request/response exchanges after the handshake.
+    /// Exchanges (bursts of request/response pairs) after the handshake.
     pub exchanges: u32,
+    /// Request/response pairs per exchange, back to back (the next request carries the ACK).
+    pub burst: (u64, u64),
     /// Mean think time between exchanges, µs.
     pub think: Micros,
     /// Request plaintext size range.
     pub request: (u64, u64),
     /// Response plaintext size range (log-uniform).
     pub response: (u64, u64),
+    /// Chance that a response is a large one (a page or a file) instead.
+    pub large_chance: f64,
+    /// Large response size range (log-uniform).
+    pub large_response: (u64, u64),
     /// End with an RST from the client instead of close_notify + FIN.
     pub reset: bool,
     /// TCP impairments.
@@ -490,17 +496,29 @@ impl TlsSession {
     }
 
     fn exchange(&mut self, s: &mut Script, t: Micros) -> Micros {
-        let req_len = self.rng.range(self.cfg.request.0, self.cfg.request.1) as usize;
-        let resp_len = self
-            .rng
-            .log_uniform(self.cfg.response.0, self.cfg.response.1) as usize;
-        let mut req = Vec::with_capacity(req_len + 32);
-        app_data(&mut self.rng, &mut req, req_len, self.tls13);
-        let mut resp = Vec::with_capacity(resp_len + 64);
-        app_data(&mut self.rng, &mut resp, resp_len, self.tls13);
-        let t = self.conn.send(s, CLIENT, t, &req, 20);
-        let t = t + self.server_think();
-        self.conn.send(s, SERVER, t, &resp, self.rng.range(15, 120))
+        let pairs = self.rng.range(self.cfg.burst.0, self.cfg.burst.1);
+        let mut t = t;
+        for i in 0..pairs {
+            if i > 0 {
+                t += self.conn.rtt[CLIENT] + self.rng.range(200, 5_000);
+            }
+            let req_len = self.rng.range(self.cfg.request.0, self.cfg.request.1) as usize;
+            let (lo, hi) = if self.rng.chance(self.cfg.large_chance) {
+                self.cfg.large_response
+            } else {
+                self.cfg.response
+            };
+            let resp_len = self.rng.log_uniform(lo, hi) as usize;
+            let mut req = Vec::with_capacity(req_len + 32);
+            app_data(&mut self.rng, &mut req, req_len, self.tls13);
+            let mut resp = Vec::with_capacity(resp_len + 64);
+            app_data(&mut self.rng, &mut resp, resp_len, self.tls13);
+            t = self.conn.send(s, CLIENT, t, &req, 20);
+            t += self.server_think();
+            let pace = self.rng.range(15, 120);
+            t = self.conn.send(s, SERVER, t, &resp, pace);
+        }
+        t
     }
 }
 
