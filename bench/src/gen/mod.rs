@@ -211,7 +211,7 @@ pub fn demo_timeline(seed: u64) -> Timeline {
 
     let tls = |client: &net::Host, sni: &str, profile, server_tls13, exchanges, reset| TlsConfig {
         client: client.clone(),
-        server: ctx_host(external_for_name(sni)),
+        server: net::host(external_for_name(sni)),
         server_port: 443,
         sni: sni.into(),
         profile,
@@ -363,11 +363,6 @@ pub fn demo_timeline(seed: u64) -> Timeline {
         tl.spawn(EPOCH + at, a);
     }
     tl
-}
-
-/// Hosts are a pure function of the address; a throwaway plan is enough to look one up.
-fn ctx_host(ip: wire::Ip4) -> net::Host {
-    Net::new(0).host(ip)
 }
 
 /// Writes the demo capture (the committed `pcaps/demo.pcap` is `write_demo(_, DEMO_SEED)`).

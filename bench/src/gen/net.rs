@@ -109,6 +109,38 @@ fn key(ip: Ip4) -> u64 {
     mix64(u64::from(u32::from_be_bytes(ip)) ^ 0x5350_414E_5741_5443)
 }
 
+/// A host by address, with properties fixed by the address plan (independent of the seed).
+pub fn host(ip: Ip4) -> Host {
+    let h = key(ip);
+    if ip[0] == 10 {
+        let stack = match (ip[2], ip[3]) {
+            (10, _) => Stack::Windows,
+            (20, _) => Stack::Embedded,
+            (100..=131, _) if h % 10 < 7 => Stack::Windows,
+            _ => Stack::Linux,
+        };
+        let ttl = match stack {
+            Stack::Windows => 128,
+            Stack::Linux | Stack::Embedded => 64,
+        };
+        Host {
+            ip,
+            mac: [0x02, 0x53, 0x57, ip[1], ip[2], ip[3]],
+            ttl,
+            stack,
+            rtt: 80 + h % 400,
+        }
+    } else {
+        Host {
+            ip,
+            mac: GATEWAY_MAC,
+            ttl: 64 - (6 + (h % 15) as u8),
+            stack: Stack::Linux,
+            rtt: 4_000 + (h >> 8) % 90_000,
+        }
+    }
+}
+
 impl Net {
     /// A plan whose ephemeral port sequences start at `salt`-dependent points.
     pub fn new(salt: u64) -> Self {
@@ -118,36 +150,9 @@ impl Net {
         }
     }
 
-    /// A host by address, with properties fixed by the address plan (independent of the seed).
+    /// A host by address (see [`host`]).
     pub fn host(&self, ip: Ip4) -> Host {
-        let h = key(ip);
-        if ip[0] == 10 {
-            let stack = match (ip[2], ip[3]) {
-                (10, _) => Stack::Windows,
-                (20, _) => Stack::Embedded,
-                (100..=131, _) if h % 10 < 7 => Stack::Windows,
-                _ => Stack::Linux,
-            };
-            let ttl = match stack {
-                Stack::Windows => 128,
-                Stack::Linux | Stack::Embedded => 64,
-            };
-            Host {
-                ip,
-                mac: [0x02, 0x53, 0x57, ip[1], ip[2], ip[3]],
-                ttl,
-                stack,
-                rtt: 80 + h % 400,
-            }
-        } else {
-            Host {
-                ip,
-                mac: GATEWAY_MAC,
-                ttl: 64 - (6 + (h % 15) as u8),
-                stack: Stack::Linux,
-                rtt: 4_000 + (h >> 8) % 90_000,
-            }
-        }
+        host(ip)
     }
 
     /// 10.0.c.d.

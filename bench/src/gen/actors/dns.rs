@@ -32,7 +32,7 @@ pub const TYPE_AAAA: u16 = 28;
 pub const TYPE_OPT: u16 = 41;
 /// Class IN.
 pub const CLASS_IN: u16 = 1;
-/// Longest name kept in the compression table; longer suffixes are written in full.
+/// Most suffixes one message remembers for compression; later names are written in full.
 pub const MAX_COMPRESSION_ENTRIES: usize = 64;
 
 /// A name the simulated resolver knows.

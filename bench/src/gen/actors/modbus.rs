@@ -412,6 +412,74 @@ mod tests {
         assert_eq!(resp, vec![0x10, 0x00, 0xC8, 0x00, 0x03]);
     }
 
+    /// Modbus ADUs (client→PLC or back) carried in the frames, in order.
+    fn adus(frames: &[(Micros, crate::gen::timeline::Frame)]) -> Vec<(bool, Vec<u8>)> {
+        frames
+            .iter()
+            .filter_map(|(_, f)| {
+                let b = &f.bytes;
+                let ip_len = usize::from(u16::from_be_bytes([b[16], b[17]]));
+                let tcp_hdr = usize::from(b[46] >> 4) * 4;
+                let payload = &b[34 + tcp_hdr..14 + ip_len];
+                let to_plc = u16::from_be_bytes([b[36], b[37]]) == PORT;
+                (!payload.is_empty()).then(|| (to_plc, payload.to_vec()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_poll_cycles_increment_transaction_ids_and_answer_each_request() {
+        let net = Net::new(1);
+        let cfg = ModbusConfig {
+            hmi: net.hmi(0),
+            plc: net.plc(0),
+            envelope: Envelope::Plain,
+            unit_id: 1,
+            period: 500_000,
+            reads: vec![
+                Read {
+                    function: FC_READ_HOLDING_REGISTERS,
+                    address: 0,
+                    quantity: 3,
+                },
+                Read {
+                    function: FC_READ_COILS,
+                    address: 8,
+                    quantity: 12,
+                },
+            ],
+            write_chance: 0.0,
+            writes_at: vec![(1, Write::Single(150))],
+            exception_chance: 0.0,
+            cycles: Some(2),
+            impair: Impair::default(),
+        };
+        let mut ctx = Ctx::new(net);
+        let mut p = ModbusPoller::new(cfg, &mut ctx, Rng::new(8));
+        let first_tid = p.transaction;
+        let mut script = Script::default();
+        while p.advance(&mut ctx, &mut script) {
+            ctx.now = script.last();
+        }
+        let adus = adus(&script.take_frames());
+        // cycle 1: 2 reads; cycle 2: 2 reads + FC 6 — each a request and a response
+        assert_eq!(adus.len(), 10);
+        for (i, pair) in adus.chunks(2).enumerate() {
+            let (req, resp) = (&pair[0], &pair[1]);
+            assert!(req.0 && !resp.0, "request then response");
+            let tid = first_tid.wrapping_add(i as u16).to_be_bytes();
+            assert_eq!(&req.1[..2], &tid);
+            assert_eq!(&resp.1[..2], &tid, "response echoes the transaction id");
+            for adu in [&req.1, &resp.1] {
+                let len = usize::from(u16::from_be_bytes([adu[4], adu[5]]));
+                assert_eq!(len, adu.len() - 6, "MBAP length counts unit id + PDU");
+            }
+            assert_eq!(req.1[7], resp.1[7], "same function code");
+        }
+        assert_eq!(adus[8].1[7], FC_WRITE_SINGLE_REGISTER);
+        assert_eq!(&adus[8].1[8..10], &150u16.to_be_bytes());
+    }
+
     #[test]
     fn coil_response_packs_bits_lsb_first() {
         let mut p = poller(1);
