@@ -1,1 +1,3 @@
-//! Shared helpers for the benchmarks.
+//! Shared helpers for the benchmarks, and the seeded capture generator behind `spanwatch-gen`.
+
+pub mod gen;
