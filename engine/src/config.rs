@@ -67,6 +67,63 @@ impl DecodeSection {
     }
 }
 
+/// TCP reassembly (`[reassembly]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReassemblySection {
+    /// Overlap policy: `first`, `last`, `bsd` (default, as Suricata), `linux`,
+    /// `old-linux`, `solaris` or `windows`.
+    pub policy: String,
+    /// Bytes of out-of-order data held, over all workers (the reassembly memcap).
+    pub memcap: u64,
+    /// Out-of-order bytes one stream may hold.
+    pub max_buffered_bytes_per_stream: u32,
+    /// Holes one stream may have.
+    pub max_holes_per_stream: u16,
+    /// Buffered segments one stream may hold.
+    pub max_segments_per_stream: u16,
+    /// Bytes per direction reassembled for IT protocols (TLS, SMTP, DNS);
+    /// OT protocols keep their whole session.
+    pub it_depth: u64,
+    /// Milliseconds of packet time data may wait behind a hole before it is
+    /// declared lost.
+    pub gap_timeout_ms: u64,
+    /// Milliseconds an ACKed hole may stay open (SPAN reordering) before it is a gap.
+    pub ack_grace_ms: u64,
+}
+
+impl Default for ReassemblySection {
+    fn default() -> Self {
+        let d = crate::reassembly::ReassemblyConfig::default();
+        ReassemblySection {
+            policy: d.policy.name().to_string(),
+            memcap: 256 << 20,
+            max_buffered_bytes_per_stream: d.max_buffered_bytes_per_stream,
+            max_holes_per_stream: d.max_holes_per_stream,
+            max_segments_per_stream: d.max_segments_per_stream,
+            it_depth: d.depth.unwrap_or(1 << 20),
+            gap_timeout_ms: d.gap_timeout_ns / 1_000_000,
+            ack_grace_ms: d.ack_grace_ns / 1_000_000,
+        }
+    }
+}
+
+impl ReassemblySection {
+    /// The stream settings.
+    pub fn to_config(&self) -> crate::reassembly::ReassemblyConfig {
+        crate::reassembly::ReassemblyConfig {
+            policy: crate::reassembly::OverlapPolicy::from_name(&self.policy).unwrap_or_default(),
+            max_buffered_bytes_per_stream: self.max_buffered_bytes_per_stream,
+            max_holes_per_stream: self.max_holes_per_stream,
+            max_segments_per_stream: self.max_segments_per_stream,
+            depth: Some(self.it_depth),
+            gap_timeout_ns: self.gap_timeout_ms * 1_000_000,
+            ack_grace_ns: self.ack_grace_ms * 1_000_000,
+            recent_window_bytes: 0,
+        }
+    }
+}
+
 /// EVE output (`[output]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -96,6 +153,8 @@ pub struct Config {
     pub decode: DecodeSection,
     /// `[flow]`
     pub flow: FlowConfig,
+    /// `[reassembly]`
+    pub reassembly: ReassemblySection,
     /// `[dissect]`
     pub dissect: DissectConfig,
     /// `[baseline]`
@@ -128,6 +187,12 @@ impl Config {
         }
         if self.runtime.queue_depth == 0 {
             return Err("runtime.queue_depth must be at least 1".into());
+        }
+        if crate::reassembly::OverlapPolicy::from_name(&self.reassembly.policy).is_none() {
+            return Err(format!(
+                "reassembly.policy {:?} is not one of first, last, bsd, linux, old-linux, solaris, windows",
+                self.reassembly.policy
+            ));
         }
         if self.flow.max_flows < 16 {
             return Err("flow.max_flows must be at least 16".into());

@@ -51,6 +51,91 @@ impl PipelineStats {
     }
 }
 
+/// TCP reassembly counters summed over the streams of ended flows.
+#[derive(Debug, Clone, Default)]
+pub struct ReassemblyTotals {
+    /// Streams closed.
+    pub streams: u64,
+    /// Bytes delivered in order.
+    pub delivered_bytes: u64,
+    /// Gaps reported and their bytes.
+    pub gaps: u64,
+    /// Bytes lost in gaps.
+    pub gap_bytes: u64,
+    /// Overlapping segments.
+    pub overlaps: u64,
+    /// Overlaps whose data differed.
+    pub overlaps_different: u64,
+    /// Segments buffered out of order.
+    pub out_of_order: u64,
+    /// Retransmitted segments.
+    pub retransmissions: u64,
+    /// Limit hits (holes, segments, bytes, memcap).
+    pub limit_hits: u64,
+    /// Out-of-order bytes dropped at the memcap.
+    pub dropped_bytes: u64,
+    /// Bytes ignored (after FIN/RST/depth, out of window).
+    pub ignored_bytes: u64,
+    /// Peak of the worker's reassembly memcap use (summed over workers).
+    pub memcap_peak: u64,
+    /// Memcap refusals.
+    pub memcap_refusals: u64,
+}
+
+impl ReassemblyTotals {
+    /// Adds the counters of a flow's two streams.
+    pub fn add(&mut self, c: &[crate::reassembly::StreamCounters; 2]) {
+        for s in c {
+            self.streams += 1;
+            self.delivered_bytes += s.delivered_bytes;
+            self.gaps += s.gaps;
+            self.gap_bytes += s.gap_bytes;
+            self.overlaps += s.overlaps;
+            self.overlaps_different += s.overlaps_different;
+            self.out_of_order += s.out_of_order;
+            self.retransmissions += s.retransmissions;
+            self.limit_hits += s.limit_hits;
+            self.dropped_bytes += s.dropped_bytes;
+            self.ignored_bytes += s.ignored_bytes;
+        }
+    }
+
+    /// Adds another worker's totals.
+    pub fn merge(&mut self, o: &ReassemblyTotals) {
+        self.streams += o.streams;
+        self.delivered_bytes += o.delivered_bytes;
+        self.gaps += o.gaps;
+        self.gap_bytes += o.gap_bytes;
+        self.overlaps += o.overlaps;
+        self.overlaps_different += o.overlaps_different;
+        self.out_of_order += o.out_of_order;
+        self.retransmissions += o.retransmissions;
+        self.limit_hits += o.limit_hits;
+        self.dropped_bytes += o.dropped_bytes;
+        self.ignored_bytes += o.ignored_bytes;
+        self.memcap_peak += o.memcap_peak;
+        self.memcap_refusals += o.memcap_refusals;
+    }
+
+    fn write(&self, w: &mut JsonWriter<'_>) {
+        w.begin_object("reassembly")
+            .u64("streams", self.streams)
+            .u64("delivered_bytes", self.delivered_bytes)
+            .u64("gaps", self.gaps)
+            .u64("gap_bytes", self.gap_bytes)
+            .u64("overlaps", self.overlaps)
+            .u64("overlaps_different_data", self.overlaps_different)
+            .u64("out_of_order", self.out_of_order)
+            .u64("retransmissions", self.retransmissions)
+            .u64("limit_hits", self.limit_hits)
+            .u64("dropped_bytes", self.dropped_bytes)
+            .u64("ignored_bytes", self.ignored_bytes)
+            .u64("memcap_peak", self.memcap_peak)
+            .u64("memcap_refusals", self.memcap_refusals)
+            .end_object();
+    }
+}
+
 /// Everything one worker counted.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerStats {
@@ -62,6 +147,8 @@ pub struct WorkerStats {
     pub pipeline: PipelineStats,
     /// Application-layer counters.
     pub dissect: DissectStats,
+    /// Reassembly counters.
+    pub reassembly: ReassemblyTotals,
     /// Frames handled by this worker.
     pub frames: u64,
 }
@@ -73,6 +160,7 @@ impl WorkerStats {
         self.flow.merge(&o.flow);
         self.pipeline.merge(&o.pipeline);
         self.dissect.merge(&o.dissect);
+        self.reassembly.merge(&o.reassembly);
         self.frames += o.frames;
     }
 }
@@ -102,6 +190,7 @@ pub fn write_stats(
         w.u64(k, v);
     });
     w.end_object();
+    ws.reassembly.write(w);
     ws.dissect.write(w);
     if let Some(b) = baseline {
         w.begin_object("baseline")

@@ -70,7 +70,12 @@ pub fn probe(p: AppProto, t: Transport, dir: Direction, data: &[u8]) -> Probe {
         (AppProto::GeEgd, Transport::Udp) => sp::egd::probe(data),
         (AppProto::Slmp, _) => sp::slmp::probe(data),
         (AppProto::Melsoft, _) => sp::melsoft::probe(data),
-        (AppProto::CclinkIef, Transport::Udp) => sp::cclink::probe(data),
+        (AppProto::CclinkIef, Transport::Udp) => match sp::cclink::parse_datagram(data) {
+            Ok(
+                sp::cclink::Datagram::CyclicRequest(_) | sp::cclink::Datagram::CyclicResponse(_),
+            ) => Probe::Match,
+            _ => Probe::NoMatch,
+        },
         (AppProto::Tls, Transport::Tcp) => sp::tls::probe(data),
         (AppProto::Smtp, Transport::Tcp) => match dir {
             Direction::ToClient => sp::smtp::probe_server(data),

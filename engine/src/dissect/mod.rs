@@ -166,6 +166,12 @@ pub struct DissectStats {
     pub pending_overflows: u64,
     /// Parsers stopped for making no progress.
     pub stalled: u64,
+    /// Reassembly overlaps with different data (anomaly records written).
+    pub overlap_anomalies: u64,
+    /// Stream limit events (holes, segments, stream/global memcap, RST data, data after FIN).
+    pub stream_limit_events: u64,
+    /// Streams that reached their reassembly depth.
+    pub depth_reached: u64,
 }
 
 impl DissectStats {
@@ -181,6 +187,9 @@ impl DissectStats {
         self.undetected += o.undetected;
         self.pending_overflows += o.pending_overflows;
         self.stalled += o.stalled;
+        self.overlap_anomalies += o.overlap_anomalies;
+        self.stream_limit_events += o.stream_limit_events;
+        self.depth_reached += o.depth_reached;
     }
 
     /// Writes the `app_layer` stats object.
@@ -199,6 +208,11 @@ impl DissectStats {
             .u64("pending_overflows", self.pending_overflows)
             .u64("stalled", self.stalled);
         w.end_object();
+        w.begin_object("stream")
+            .u64("overlap_different_data", self.overlap_anomalies)
+            .u64("limit_events", self.stream_limit_events)
+            .u64("depth_reached", self.depth_reached)
+            .end_object();
     }
 }
 

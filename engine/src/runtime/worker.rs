@@ -11,6 +11,8 @@ use crate::decode::{Decoded, Decoder};
 use crate::dissect::{Ctx, DissectConfig, DissectStats};
 use crate::flow::{EndReason, Flow, FlowTable};
 use crate::output::records::{flow_header, write_engine_anomaly, write_flow};
+use crate::reassembly::{ReassemblyConfig, ReassemblyMemcap};
+use crate::stats::ReassemblyTotals;
 use crate::stats::WorkerStats;
 use crossbeam_channel::{Receiver, Sender};
 use spanwatch_parsers::stream::Direction;
@@ -37,6 +39,9 @@ pub struct Worker {
     dissect_cfg: DissectConfig,
     dissect: DissectStats,
     obs: ObsBuf,
+    rcfg: ReassemblyConfig,
+    mem: ReassemblyMemcap,
+    reasm: ReassemblyTotals,
     obs_tx: Option<Sender<ObsBatch>>,
     worker_id: usize,
     seq: u64,
@@ -47,6 +52,8 @@ pub struct Worker {
 /// The output side of a worker, split from the decoder and flow table so
 /// that a flow can be written while a packet borrowed from the decoder is live.
 struct Emit<'a> {
+    mem: &'a mut ReassemblyMemcap,
+    reasm: &'a mut ReassemblyTotals,
     seq: u64,
     obs: &'a mut ObsBuf,
     out: &'a mut Vec<u8>,
@@ -68,7 +75,9 @@ impl Emit<'_> {
             seq: self.seq,
             obs: self.obs,
         };
-        f.app.on_close(&mut ctx);
+        if let Some(c) = f.app.on_close(self.mem, &mut ctx) {
+            self.reasm.add(&c);
+        }
         ctx.observe(ObsKind::FlowEnd {
             app: f.app.proto,
             pkts: f.pkts,
@@ -105,6 +114,9 @@ impl Worker {
                 items: Vec::new(),
                 enabled: obs_tx.is_some(),
             },
+            rcfg: cfg.reassembly.to_config(),
+            mem: ReassemblyMemcap::new(cfg.reassembly.memcap / workers.max(1) as u64),
+            reasm: ReassemblyTotals::default(),
             obs_tx,
             worker_id,
             seq: 0,
@@ -132,6 +144,9 @@ impl Worker {
         self.stats.decode = self.decoder.stats.clone();
         self.stats.flow = self.flows.stats.clone();
         self.stats.dissect = self.dissect.clone();
+        self.reasm.memcap_peak = self.mem.peak();
+        self.reasm.memcap_refusals = self.mem.refusals();
+        self.stats.reassembly = self.reasm.clone();
         WorkerResult {
             stats: self.stats,
             latency: self.latency,
@@ -176,6 +191,8 @@ impl Worker {
         self.stats.frames += 1;
         self.seq = seq;
         let mut emit = Emit {
+            mem: &mut self.mem,
+            reasm: &mut self.reasm,
             seq: self.seq,
             obs: &mut self.obs,
             out: &mut self.out,
@@ -208,8 +225,15 @@ impl Worker {
                         if flow.pkts[0] + flow.pkts[1] == 1 {
                             ctx.observe(ObsKind::FlowStart { app: None });
                         }
-                        flow.app
-                            .on_packet(&p, dir, header.sport, header.dport, &mut ctx);
+                        flow.app.on_packet(
+                            &p,
+                            dir,
+                            header.sport,
+                            header.dport,
+                            &self.rcfg,
+                            emit.mem,
+                            &mut ctx,
+                        );
                     }
                 }
             }
@@ -223,6 +247,8 @@ impl Worker {
     /// expiry, bound-hit events.
     pub fn tick(&mut self, now: Nanos) {
         let mut emit = Emit {
+            mem: &mut self.mem,
+            reasm: &mut self.reasm,
             seq: self.seq,
             obs: &mut self.obs,
             out: &mut self.out,
@@ -249,6 +275,8 @@ impl Worker {
     pub fn finish(&mut self, final_clock: Nanos) {
         self.tick(final_clock);
         let mut emit = Emit {
+            mem: &mut self.mem,
+            reasm: &mut self.reasm,
             seq: self.seq,
             obs: &mut self.obs,
             out: &mut self.out,
