@@ -13,6 +13,7 @@
 //! Expected values were extracted with tshark 4.0.17 (`-T fields`) and are
 //! recorded as literals next to each assertion.
 
+use spanwatch_parsers::smtp::{self, ClientEvent, MimeScanner, MimeSummary, SmtpClientParser, SmtpServerParser};
 use spanwatch_parsers::stream::{drive, Direction};
 use spanwatch_parsers::tls::{
     self, content_type, ja3, ja3s, ja4, parse_x509, HandshakeDetail, HandshakeParser,
@@ -430,4 +431,93 @@ fn dump_tls_all() {
         }
     }
     let _ = tls::probe(&[]);
+}
+
+// ---------------------------------------------------------------------------
+// SMTP over a reassembled connection
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct SmtpSession {
+    commands: Vec<String>,
+    mail_from: Vec<String>,
+    rcpt_to: Vec<String>,
+    auth_responses: usize,
+    reply_codes: Vec<u16>,
+    ehlo_caps: Vec<String>,
+    messages: Vec<MimeSummary>,
+    tls_bytes_client: usize,
+    tls_bytes_server: usize,
+    client_invalid: usize,
+}
+
+fn smtp_session(conn: &Conn) -> SmtpSession {
+    let mut s = SmtpSession::default();
+    let mut p = SmtpClientParser::new();
+    let mut scanner: Option<MimeScanner> = None;
+    let out = drive(&mut p, &conn.to_server, Direction::ToServer, |e| match e {
+        ClientEvent::Command(c) => {
+            s.commands.push(c.verb.name().to_string());
+            if let Some(path) = c.path() {
+                let v = String::from_utf8_lossy(path).into_owned();
+                match c.verb {
+                    smtp::Verb::Mail => s.mail_from.push(v),
+                    smtp::Verb::Rcpt => s.rcpt_to.push(v),
+                    _ => {}
+                }
+            }
+        }
+        ClientEvent::AuthResponse { .. } => s.auth_responses += 1,
+        ClientEvent::DataChunk { data, end } => {
+            scanner.get_or_insert_with(|| MimeScanner::new(true)).feed(data);
+            if end {
+                s.messages.push(scanner.take().map(MimeScanner::finish).unwrap_or_default());
+            }
+        }
+        ClientEvent::BdatChunk { data, message_end, .. } => {
+            scanner.get_or_insert_with(|| MimeScanner::new(false)).feed(data);
+            if message_end {
+                s.messages.push(scanner.take().map(MimeScanner::finish).unwrap_or_default());
+            }
+        }
+        ClientEvent::Tls(b) => s.tls_bytes_client += b.len(),
+    });
+    s.client_invalid = out.invalid;
+    let mut sp = SmtpServerParser::default();
+    drive(&mut sp, &conn.to_client, Direction::ToClient, |e| match e {
+        smtp::ServerEvent::Reply(r) => {
+            s.reply_codes.push(r.code);
+            if s.ehlo_caps.is_empty() && r.code == 250 && r.line_count > 1 {
+                s.ehlo_caps = r.ehlo_capabilities().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect();
+            }
+        }
+        smtp::ServerEvent::Tls(b) => s.tls_bytes_server += b.len(),
+    });
+    s
+}
+
+fn smtp_sessions(rel: &str) -> Option<Vec<SmtpSession>> {
+    let file = capture(rel)?;
+    Some(
+        tcp_streams(&file)
+            .into_iter()
+            .filter(|(_, srv, _)| srv.port == 25 || srv.port == 587)
+            .map(|(_, _, c)| smtp_session(&c))
+            .collect(),
+    )
+}
+
+#[test]
+fn dump_smtp_all() {
+    let Some(dir) = pcaps_dir() else {
+        eprintln!("SKIP: ../shared/pcaps absent");
+        return;
+    };
+    for e in std::fs::read_dir(dir.join("smtp")).unwrap() {
+        let p = e.unwrap().path();
+        let rel = format!("smtp/{}", p.file_name().unwrap().to_string_lossy());
+        for s in smtp_sessions(&rel).unwrap() {
+            eprintln!("{rel} {s:#?}");
+        }
+    }
 }

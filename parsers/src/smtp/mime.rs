@@ -261,6 +261,10 @@ impl MimeScanner {
         if !self.line.is_empty() || self.line_cut {
             let buf = std::mem::take(&mut self.line);
             self.line_bytes(&buf);
+            // That last line had no terminator: add none at the end.
+            if let Some(leaf) = self.leaf.as_mut() {
+                leaf.pending_newline = false;
+            }
         }
         if self.state == State::Headers {
             self.flush_header();
@@ -579,6 +583,12 @@ impl MimeScanner {
             if leaf.scan_urls {
                 self.text_push(&out);
             }
+        }
+        if leaf.info.depth == 0 && leaf.pending_newline {
+            // In a non-multipart message the last line's CRLF is content
+            // (in a multipart it belongs to the boundary, RFC 2046 §5.1.1).
+            leaf.info.decoded_size += 2;
+            leaf.md5.update(b"\r\n");
         }
         if leaf.scan_urls {
             self.text_scan();
