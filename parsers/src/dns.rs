@@ -87,7 +87,14 @@ impl DnsHeader {
     fn parse(b: &[u8]) -> Option<DnsHeader> {
         let h = b.get(..HEADER_LEN)?;
         let w = |i: usize| u16::from_be_bytes([h[i], h[i + 1]]);
-        Some(DnsHeader { id: w(0), flags: w(2), qdcount: w(4), ancount: w(6), nscount: w(8), arcount: w(10) })
+        Some(DnsHeader {
+            id: w(0),
+            flags: w(2),
+            qdcount: w(4),
+            ancount: w(6),
+            nscount: w(8),
+            arcount: w(10),
+        })
     }
     /// True for a response.
     pub fn qr(&self) -> bool {
@@ -477,7 +484,9 @@ pub struct DnsMessage<'a> {
 
 fn read_question(msg: &[u8], off: usize) -> Result<Option<(Question<'_>, usize)>, DnsError> {
     let end = walk_name(msg, off)?;
-    let Some(f) = msg.get(end..end + 4) else { return Ok(None) };
+    let Some(f) = msg.get(end..end + 4) else {
+        return Ok(None);
+    };
     let q = Question {
         name: DnsName { msg, offset: off },
         qtype: u16::from_be_bytes([f[0], f[1]]),
@@ -486,7 +495,11 @@ fn read_question(msg: &[u8], off: usize) -> Result<Option<(Question<'_>, usize)>
     Ok(Some((q, end + 4)))
 }
 
-fn name_in_rdata<'a>(msg: &'a [u8], off: usize, rd_end: usize) -> Result<(DnsName<'a>, usize), DnsError> {
+fn name_in_rdata<'a>(
+    msg: &'a [u8],
+    off: usize,
+    rd_end: usize,
+) -> Result<(DnsName<'a>, usize), DnsError> {
     let end = walk_name(msg, off)?;
     if end > rd_end {
         return Err(DnsError::BadLabel);
@@ -494,7 +507,12 @@ fn name_in_rdata<'a>(msg: &'a [u8], off: usize, rd_end: usize) -> Result<(DnsNam
     Ok((DnsName { msg, offset: off }, end))
 }
 
-fn decode_rdata<'a>(msg: &'a [u8], rtype: u16, start: usize, end: usize) -> Result<RData<'a>, DnsError> {
+fn decode_rdata<'a>(
+    msg: &'a [u8],
+    rtype: u16,
+    start: usize,
+    end: usize,
+) -> Result<RData<'a>, DnsError> {
     let raw = &msg[start..end];
     let u32_at = |o: usize| -> Option<u32> {
         let s = msg.get(o..o + 4)?;
@@ -533,7 +551,10 @@ fn decode_rdata<'a>(msg: &'a [u8], rtype: u16, start: usize, end: usize) -> Resu
         rrtype::MX => match u16_at(start) {
             Some(preference) if end > start + 2 => {
                 let (exchange, _) = name_in_rdata(msg, start + 2, end)?;
-                RData::Mx { preference, exchange }
+                RData::Mx {
+                    preference,
+                    exchange,
+                }
             }
             _ => RData::Raw(raw),
         },
@@ -547,9 +568,23 @@ fn decode_rdata<'a>(msg: &'a [u8], rtype: u16, start: usize, end: usize) -> Resu
                 return Ok(RData::Raw(raw));
             }
             let (rname, o) = name_in_rdata(msg, o, end)?;
-            match (u32_at(o), u32_at(o + 4), u32_at(o + 8), u32_at(o + 12), u32_at(o + 16)) {
+            match (
+                u32_at(o),
+                u32_at(o + 4),
+                u32_at(o + 8),
+                u32_at(o + 12),
+                u32_at(o + 16),
+            ) {
                 (Some(serial), Some(refresh), Some(retry), Some(expire), Some(minimum)) => {
-                    RData::Soa { mname, rname, serial, refresh, retry, expire, minimum }
+                    RData::Soa {
+                        mname,
+                        rname,
+                        serial,
+                        refresh,
+                        retry,
+                        expire,
+                        minimum,
+                    }
                 }
                 _ => RData::Raw(raw),
             }
@@ -557,7 +592,12 @@ fn decode_rdata<'a>(msg: &'a [u8], rtype: u16, start: usize, end: usize) -> Resu
         rrtype::SRV => match (u16_at(start), u16_at(start + 2), u16_at(start + 4)) {
             (Some(priority), Some(weight), Some(port)) if end > start + 6 => {
                 let (target, _) = name_in_rdata(msg, start + 6, end)?;
-                RData::Srv { priority, weight, port, target }
+                RData::Srv {
+                    priority,
+                    weight,
+                    port,
+                    target,
+                }
             }
             _ => RData::Raw(raw),
         },
@@ -568,7 +608,9 @@ fn decode_rdata<'a>(msg: &'a [u8], rtype: u16, start: usize, end: usize) -> Resu
 /// Reads one record at `off`. `Ok(None)` when the message ends first.
 fn read_record(msg: &[u8], off: usize) -> Result<Option<(Record<'_>, usize)>, DnsError> {
     let end = walk_name(msg, off)?;
-    let Some(f) = msg.get(end..end + 10) else { return Ok(None) };
+    let Some(f) = msg.get(end..end + 10) else {
+        return Ok(None);
+    };
     let rtype = u16::from_be_bytes([f[0], f[1]]);
     let class = u16::from_be_bytes([f[2], f[3]]);
     let ttl = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
@@ -631,7 +673,11 @@ pub fn parse_message(msg: &[u8]) -> Result<DnsMessage<'_>, DnsError> {
             }
         }
     }
-    for (count, slot) in [(header.ancount, 0usize), (header.nscount, 1), (header.arcount, 2)] {
+    for (count, slot) in [
+        (header.ancount, 0usize),
+        (header.nscount, 1),
+        (header.arcount, 2),
+    ] {
         for _ in 0..count {
             if total >= MAX_RECORDS {
                 m.truncated = true;
@@ -711,17 +757,23 @@ impl<'a> DnsMessage<'a> {
 
     /// Answer records.
     pub fn answers(&self) -> impl Iterator<Item = Record<'a>> + 'a {
-        self.records().filter(|(s, _)| *s == Section::Answer).map(|(_, r)| r)
+        self.records()
+            .filter(|(s, _)| *s == Section::Answer)
+            .map(|(_, r)| r)
     }
 
     /// Authority records.
     pub fn authorities(&self) -> impl Iterator<Item = Record<'a>> + 'a {
-        self.records().filter(|(s, _)| *s == Section::Authority).map(|(_, r)| r)
+        self.records()
+            .filter(|(s, _)| *s == Section::Authority)
+            .map(|(_, r)| r)
     }
 
     /// Additional records.
     pub fn additionals(&self) -> impl Iterator<Item = Record<'a>> + 'a {
-        self.records().filter(|(s, _)| *s == Section::Additional).map(|(_, r)| r)
+        self.records()
+            .filter(|(s, _)| *s == Section::Additional)
+            .map(|(_, r)| r)
     }
 }
 
@@ -730,7 +782,9 @@ impl<'a> DnsMessage<'a> {
 /// is the common case; a response needs a plausible rcode. The first question
 /// must parse when there is one.
 pub fn probe(payload: &[u8]) -> Probe {
-    let Some(h) = DnsHeader::parse(payload) else { return Probe::NeedMore };
+    let Some(h) = DnsHeader::parse(payload) else {
+        return Probe::NeedMore;
+    };
     if opcode_name(h.opcode()).is_none() || h.z() || h.qdcount > 16 {
         return Probe::NoMatch;
     }
@@ -751,7 +805,10 @@ pub fn probe(payload: &[u8]) -> Probe {
 
 /// Probe for DNS over TCP: the 2-byte length prefix, then [`probe`].
 pub fn probe_tcp(input: &[u8]) -> Probe {
-    let Some(len) = input.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
+    let Some(len) = input
+        .get(..2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+    else {
         return Probe::NeedMore;
     };
     if len < HEADER_LEN {
@@ -761,12 +818,10 @@ pub fn probe_tcp(input: &[u8]) -> Probe {
     match probe(&body[..len.min(body.len())]) {
         Probe::NeedMore => Probe::NeedMore,
         // A question cut by the segment end is not a mismatch.
-        Probe::NoMatch if body.len() < len => {
-            match DnsHeader::parse(body) {
-                Some(h) if opcode_name(h.opcode()).is_some() && !h.z() => Probe::NeedMore,
-                _ => Probe::NoMatch,
-            }
-        }
+        Probe::NoMatch if body.len() < len => match DnsHeader::parse(body) {
+            Some(h) if opcode_name(h.opcode()).is_some() && !h.z() => Probe::NeedMore,
+            _ => Probe::NoMatch,
+        },
         p => p,
     }
 }
@@ -797,18 +852,33 @@ impl StreamParser for DnsTcpParser {
     type Message<'a> = DnsTcpMessage<'a>;
 
     fn parse<'a>(&mut self, input: &'a [u8], _dir: Direction) -> Parsed<DnsTcpMessage<'a>> {
-        let Some(len) = input.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) else {
-            return Parsed::Incomplete { needed: 2 - input.len() };
+        let Some(len) = input
+            .get(..2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        else {
+            return Parsed::Incomplete {
+                needed: 2 - input.len(),
+            };
         };
         if len < HEADER_LEN {
-            return Parsed::Invalid { reason: "dns_tcp_short_length" };
+            return Parsed::Invalid {
+                reason: "dns_tcp_short_length",
+            };
         }
         let total = 2 + len;
         if input.len() < total {
-            return Parsed::Incomplete { needed: total - input.len() };
+            return Parsed::Incomplete {
+                needed: total - input.len(),
+            };
         }
         let raw = &input[2..total];
-        Parsed::Message { consumed: total, message: DnsTcpMessage { raw, parsed: parse_message(raw) } }
+        Parsed::Message {
+            consumed: total,
+            message: DnsTcpMessage {
+                raw,
+                parsed: parse_message(raw),
+            },
+        }
     }
 
     fn resync(&mut self, input: &[u8], _dir: Direction) -> Option<usize> {

@@ -103,7 +103,11 @@ impl Verb {
             (b"EXPN", Verb::Expn),
             (b"HELP", Verb::Help),
         ];
-        TABLE.iter().find(|(n, _)| n.eq_ignore_ascii_case(v)).map(|(_, verb)| *verb).unwrap_or(Verb::Unknown)
+        TABLE
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(v))
+            .map(|(_, verb)| *verb)
+            .unwrap_or(Verb::Unknown)
     }
 
     /// The upper-case verb name (`"UNKNOWN"` for unknown verbs).
@@ -184,9 +188,11 @@ impl<'a> Command<'a> {
             CommandArgs::Path { params, .. } => params,
             _ => &[],
         };
-        p.split(|&b| b == b' ').filter(|s| !s.is_empty()).map(|kv| match kv.iter().position(|&b| b == b'=') {
-            Some(i) => (&kv[..i], Some(&kv[i + 1..])),
-            None => (kv, None),
+        p.split(|&b| b == b' ').filter(|s| !s.is_empty()).map(|kv| {
+            match kv.iter().position(|&b| b == b'=') {
+                Some(i) => (&kv[..i], Some(&kv[i + 1..])),
+                None => (kv, None),
+            }
         })
     }
 
@@ -235,20 +241,35 @@ fn parse_path<'a>(args: &'a [u8], keyword: &[u8]) -> CommandArgs<'a> {
     let after = trim(after);
     if let Some(inner) = after.strip_prefix(b"<") {
         if let Some(end) = inner.iter().position(|&b| b == b'>') {
-            return CommandArgs::Path { path: &inner[..end], params: trim(&inner[end + 1..]), syntax_ok: ok };
+            return CommandArgs::Path {
+                path: &inner[..end],
+                params: trim(&inner[end + 1..]),
+                syntax_ok: ok,
+            };
         }
         ok = false;
-        return CommandArgs::Path { path: inner, params: &[], syntax_ok: ok };
+        return CommandArgs::Path {
+            path: inner,
+            params: &[],
+            syntax_ok: ok,
+        };
     }
     let end = after.iter().position(|&b| b == b' ').unwrap_or(after.len());
-    CommandArgs::Path { path: &after[..end], params: trim(&after[end..]), syntax_ok: false }
+    CommandArgs::Path {
+        path: &after[..end],
+        params: trim(&after[end..]),
+        syntax_ok: false,
+    }
 }
 
 /// Parses one command line (without needing the terminator; `line` is the
 /// text before CRLF/LF). Never fails: an unknown verb is data.
 fn command_from_line(line: &[u8], line_len: usize, bare_lf: bool) -> Command<'_> {
     let line_t = trim(line);
-    let sp = line_t.iter().position(|&b| b == b' ').unwrap_or(line_t.len());
+    let sp = line_t
+        .iter()
+        .position(|&b| b == b' ')
+        .unwrap_or(line_t.len());
     let verb_raw = &line_t[..sp];
     let rest = trim(&line_t[sp..]);
     let verb = Verb::from_bytes(verb_raw);
@@ -258,7 +279,10 @@ fn command_from_line(line: &[u8], line_len: usize, bare_lf: bool) -> Command<'_>
         Verb::Rcpt => parse_path(rest, b"TO:"),
         Verb::Bdat => {
             let mut it = rest.split(|&b| b == b' ').filter(|s| !s.is_empty());
-            let size = it.next().and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse::<u64>().ok());
+            let size = it
+                .next()
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .and_then(|s| s.parse::<u64>().ok());
             let last = it.next().is_some_and(|s| s.eq_ignore_ascii_case(b"LAST"));
             CommandArgs::Bdat { size, last }
         }
@@ -270,11 +294,19 @@ fn command_from_line(line: &[u8], line_len: usize, bare_lf: bool) -> Command<'_>
                 initial_response_len: if ir.is_empty() { None } else { Some(ir.len()) },
             }
         }
-        Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls if rest.is_empty() => CommandArgs::None,
+        Verb::Data | Verb::Rset | Verb::Quit | Verb::StartTls if rest.is_empty() => {
+            CommandArgs::None
+        }
         _ if rest.is_empty() => CommandArgs::None,
         _ => CommandArgs::Text(rest),
     };
-    Command { verb, verb_raw, args, line_len, bare_lf }
+    Command {
+        verb,
+        verb_raw,
+        args,
+        line_len,
+        bare_lf,
+    }
 }
 
 /// One line at the front of `input`: `(text without terminator, line length
@@ -302,8 +334,13 @@ fn take_line(input: &[u8], max: usize) -> Result<(&[u8], usize, bool), bool> {
 /// [`MAX_LINE_LEN`] bytes.
 pub fn parse_command(input: &[u8]) -> Parsed<Command<'_>> {
     match take_line(input, MAX_LINE_LEN) {
-        Ok((text, len, bare)) => Parsed::Message { consumed: len, message: command_from_line(text, len, bare) },
-        Err(true) => Parsed::Invalid { reason: "smtp_line_too_long" },
+        Ok((text, len, bare)) => Parsed::Message {
+            consumed: len,
+            message: command_from_line(text, len, bare),
+        },
+        Err(true) => Parsed::Invalid {
+            reason: "smtp_line_too_long",
+        },
         Err(false) => Parsed::Incomplete { needed: 1 },
     }
 }
@@ -355,7 +392,10 @@ impl<'a> Reply<'a> {
             if rest.is_empty() {
                 return None;
             }
-            let nl = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len() - 1);
+            let nl = rest
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(rest.len() - 1);
             let line = &rest[..nl + 1];
             rest = &rest[nl + 1..];
             let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -375,14 +415,18 @@ impl<'a> Reply<'a> {
         let skip = if self.code == 250 { 1 } else { usize::MAX };
         self.lines().skip(skip).map(|l| {
             let l = trim(l);
-            let sp = l.iter().position(|&b| b == b' ' || b == b'=').unwrap_or(l.len());
+            let sp = l
+                .iter()
+                .position(|&b| b == b' ' || b == b'=')
+                .unwrap_or(l.len());
             (&l[..sp], trim(l.get(sp + 1..).unwrap_or(&[])))
         })
     }
 
     /// True when the EHLO reply advertises `keyword` (case-insensitive).
     pub fn has_capability(&self, keyword: &[u8]) -> bool {
-        self.ehlo_capabilities().any(|(k, _)| k.eq_ignore_ascii_case(keyword))
+        self.ehlo_capabilities()
+            .any(|(k, _)| k.eq_ignore_ascii_case(keyword))
     }
 }
 
@@ -406,18 +450,34 @@ pub fn parse_reply(input: &[u8]) -> Parsed<Reply<'_>> {
         if lines > 0 && reply_code(rest).is_none() && rest.len() >= 4 {
             // A continuation promised more lines but this is not one.
             flags.unterminated = true;
-            return Parsed::Message { consumed: off, message: Reply { code, raw: &input[..off], line_count: lines, flags } };
+            return Parsed::Message {
+                consumed: off,
+                message: Reply {
+                    code,
+                    raw: &input[..off],
+                    line_count: lines,
+                    flags,
+                },
+            };
         }
         let (text, len, bare) = match take_line(rest, MAX_REPLY_LINE_LEN) {
             Ok(l) => l,
-            Err(true) => return Parsed::Invalid { reason: "smtp_reply_line_too_long" },
+            Err(true) => {
+                return Parsed::Invalid {
+                    reason: "smtp_reply_line_too_long",
+                }
+            }
             Err(false) => {
                 if lines == 0 && !rest.is_empty() && reply_code(rest).is_none() && rest.len() >= 4 {
-                    return Parsed::Invalid { reason: "smtp_not_a_reply" };
+                    return Parsed::Invalid {
+                        reason: "smtp_not_a_reply",
+                    };
                 }
                 if let Some(b) = rest.first() {
                     if !b.is_ascii_digit() {
-                        return Parsed::Invalid { reason: "smtp_not_a_reply" };
+                        return Parsed::Invalid {
+                            reason: "smtp_not_a_reply",
+                        };
                     }
                 }
                 return Parsed::Incomplete { needed: 1 };
@@ -425,10 +485,20 @@ pub fn parse_reply(input: &[u8]) -> Parsed<Reply<'_>> {
         };
         let Some(c) = reply_code(text) else {
             if lines == 0 {
-                return Parsed::Invalid { reason: "smtp_not_a_reply" };
+                return Parsed::Invalid {
+                    reason: "smtp_not_a_reply",
+                };
             }
             flags.unterminated = true;
-            return Parsed::Message { consumed: off, message: Reply { code, raw: &input[..off], line_count: lines, flags } };
+            return Parsed::Message {
+                consumed: off,
+                message: Reply {
+                    code,
+                    raw: &input[..off],
+                    line_count: lines,
+                    flags,
+                },
+            };
         };
         if lines == 0 {
             code = c;
@@ -447,7 +517,15 @@ pub fn parse_reply(input: &[u8]) -> Parsed<Reply<'_>> {
             break;
         }
     }
-    Parsed::Message { consumed: off, message: Reply { code, raw: &input[..off], line_count: lines, flags } }
+    Parsed::Message {
+        consumed: off,
+        message: Reply {
+            code,
+            raw: &input[..off],
+            line_count: lines,
+            flags,
+        },
+    }
 }
 
 /// What the client direction is doing.
@@ -525,7 +603,8 @@ fn looks_like_tls(input: &[u8]) -> bool {
 }
 
 fn is_base64_line(l: &[u8]) -> bool {
-    l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+    l.iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
 }
 
 /// True when `line` is a command with a known verb (the pipelining check).
@@ -550,7 +629,10 @@ impl SmtpClientParser {
 
     /// The server refused DATA (or STARTTLS): back to commands.
     pub fn data_rejected(&mut self) {
-        if matches!(self.mode, ClientMode::DataPending | ClientMode::StartTlsPending) {
+        if matches!(
+            self.mode,
+            ClientMode::DataPending | ClientMode::StartTlsPending
+        ) {
             self.mode = ClientMode::Command;
         }
     }
@@ -565,20 +647,30 @@ impl SmtpClientParser {
     fn command<'a>(&mut self, input: &'a [u8]) -> Parsed<ClientEvent<'a>> {
         if looks_like_tls(input) {
             self.mode = ClientMode::Tls;
-            return Parsed::Message { consumed: input.len(), message: ClientEvent::Tls(input) };
+            return Parsed::Message {
+                consumed: input.len(),
+                message: ClientEvent::Tls(input),
+            };
         }
         match parse_command(input) {
             Parsed::Message { consumed, message } => {
                 self.mode = match (message.verb, message.args) {
                     (Verb::Data, _) => ClientMode::DataPending,
-                    (Verb::Bdat, CommandArgs::Bdat { size: Some(n), last }) if n > 0 => {
-                        ClientMode::Bdat { remaining: n, last }
-                    }
+                    (
+                        Verb::Bdat,
+                        CommandArgs::Bdat {
+                            size: Some(n),
+                            last,
+                        },
+                    ) if n > 0 => ClientMode::Bdat { remaining: n, last },
                     (Verb::Auth, _) => ClientMode::Auth,
                     (Verb::StartTls, _) => ClientMode::StartTlsPending,
                     _ => ClientMode::Command,
                 };
-                Parsed::Message { consumed, message: ClientEvent::Command(message) }
+                Parsed::Message {
+                    consumed,
+                    message: ClientEvent::Command(message),
+                }
             }
             Parsed::Skip { consumed } => Parsed::Skip { consumed },
             Parsed::Incomplete { needed } => Parsed::Incomplete { needed },
@@ -590,17 +682,28 @@ impl SmtpClientParser {
         if line_start {
             if input.starts_with(b".\r\n") {
                 self.mode = ClientMode::Command;
-                return Parsed::Message { consumed: 3, message: ClientEvent::DataChunk { data: &[], end: true } };
+                return Parsed::Message {
+                    consumed: 3,
+                    message: ClientEvent::DataChunk {
+                        data: &[],
+                        end: true,
+                    },
+                };
             }
             if input.len() < 3 && b".\r\n".starts_with(input) {
-                return Parsed::Incomplete { needed: 3 - input.len() };
+                return Parsed::Incomplete {
+                    needed: 3 - input.len(),
+                };
             }
         }
         if let Some(i) = find(input, b"\r\n.\r\n") {
             self.mode = ClientMode::Command;
             return Parsed::Message {
                 consumed: i + 5,
-                message: ClientEvent::DataChunk { data: &input[..i + 2], end: true },
+                message: ClientEvent::DataChunk {
+                    data: &input[..i + 2],
+                    end: true,
+                },
             };
         }
         // Hold back a tail that could start the end marker.
@@ -613,8 +716,13 @@ impl SmtpClientParser {
             return Parsed::Incomplete { needed: 5 - hold };
         }
         let data = &input[..emit];
-        self.mode = ClientMode::Data { line_start: data.ends_with(b"\r\n") };
-        Parsed::Message { consumed: emit, message: ClientEvent::DataChunk { data, end: false } }
+        self.mode = ClientMode::Data {
+            line_start: data.ends_with(b"\r\n"),
+        };
+        Parsed::Message {
+            consumed: emit,
+            message: ClientEvent::DataChunk { data, end: false },
+        }
     }
 }
 
@@ -625,7 +733,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     let first = needle[0];
     let mut from = 0usize;
     while from + needle.len() <= hay.len() {
-        let i = from + hay[from..hay.len() - needle.len() + 1].iter().position(|&b| b == first)?;
+        let i = from
+            + hay[from..hay.len() - needle.len() + 1]
+                .iter()
+                .position(|&b| b == first)?;
         if &hay[i..i + needle.len()] == needle {
             return Some(i);
         }
@@ -643,14 +754,20 @@ impl StreamParser for SmtpClientParser {
         }
         match self.mode {
             ClientMode::Command => self.command(input),
-            ClientMode::Tls => Parsed::Message { consumed: input.len(), message: ClientEvent::Tls(input) },
+            ClientMode::Tls => Parsed::Message {
+                consumed: input.len(),
+                message: ClientEvent::Tls(input),
+            },
             ClientMode::StartTlsPending => {
                 if input.len() < 2 && input[0] == 0x16 {
                     return Parsed::Incomplete { needed: 1 };
                 }
                 if looks_like_tls(input) {
                     self.mode = ClientMode::Tls;
-                    return Parsed::Message { consumed: input.len(), message: ClientEvent::Tls(input) };
+                    return Parsed::Message {
+                        consumed: input.len(),
+                        message: ClientEvent::Tls(input),
+                    };
                 }
                 self.mode = ClientMode::Command;
                 self.command(input)
@@ -678,10 +795,21 @@ impl StreamParser for SmtpClientParser {
                 let n = (input.len() as u64).min(remaining) as usize;
                 let left = remaining - n as u64;
                 let chunk_end = left == 0;
-                self.mode = if chunk_end { ClientMode::Command } else { ClientMode::Bdat { remaining: left, last } };
+                self.mode = if chunk_end {
+                    ClientMode::Command
+                } else {
+                    ClientMode::Bdat {
+                        remaining: left,
+                        last,
+                    }
+                };
                 Parsed::Message {
                     consumed: n,
-                    message: ClientEvent::BdatChunk { data: &input[..n], chunk_end, message_end: chunk_end && last },
+                    message: ClientEvent::BdatChunk {
+                        data: &input[..n],
+                        chunk_end,
+                        message_end: chunk_end && last,
+                    },
                 }
             }
             ClientMode::Auth => match take_line(input, MAX_LINE_LEN) {
@@ -689,15 +817,25 @@ impl StreamParser for SmtpClientParser {
                     let t = trim(text);
                     if t == b"*" {
                         self.mode = ClientMode::Command;
-                        return Parsed::Message { consumed: len, message: ClientEvent::AuthResponse { len: t.len() } };
+                        return Parsed::Message {
+                            consumed: len,
+                            message: ClientEvent::AuthResponse { len: t.len() },
+                        };
                     }
-                    if is_known_command(t) && !t.contains(&b'=') && t.len() <= 8 || !is_base64_line(t) {
+                    if is_known_command(t) && !t.contains(&b'=') && t.len() <= 8
+                        || !is_base64_line(t)
+                    {
                         self.mode = ClientMode::Command;
                         return self.command(input);
                     }
-                    Parsed::Message { consumed: len, message: ClientEvent::AuthResponse { len: text.len() } }
+                    Parsed::Message {
+                        consumed: len,
+                        message: ClientEvent::AuthResponse { len: text.len() },
+                    }
                 }
-                Err(true) => Parsed::Invalid { reason: "smtp_line_too_long" },
+                Err(true) => Parsed::Invalid {
+                    reason: "smtp_line_too_long",
+                },
                 Err(false) => Parsed::Incomplete { needed: 1 },
             },
         }
@@ -757,10 +895,16 @@ impl StreamParser for SmtpServerParser {
         }
         if self.mode == ServerMode::Tls || looks_like_tls(input) {
             self.mode = ServerMode::Tls;
-            return Parsed::Message { consumed: input.len(), message: ServerEvent::Tls(input) };
+            return Parsed::Message {
+                consumed: input.len(),
+                message: ServerEvent::Tls(input),
+            };
         }
         match parse_reply(input) {
-            Parsed::Message { consumed, message } => Parsed::Message { consumed, message: ServerEvent::Reply(message) },
+            Parsed::Message { consumed, message } => Parsed::Message {
+                consumed,
+                message: ServerEvent::Reply(message),
+            },
             Parsed::Skip { consumed } => Parsed::Skip { consumed },
             Parsed::Incomplete { needed } => Parsed::Incomplete { needed },
             Parsed::Invalid { reason } => Parsed::Invalid { reason },
@@ -784,7 +928,11 @@ impl StreamParser for SmtpServerParser {
 /// Does a server greeting look like SMTP? `220` then SP or `-`.
 pub fn probe_server(input: &[u8]) -> Probe {
     if input.len() < 4 {
-        return if b"220 ".starts_with(input) || b"220-".starts_with(input) { Probe::NeedMore } else { Probe::NoMatch };
+        return if b"220 ".starts_with(input) || b"220-".starts_with(input) {
+            Probe::NeedMore
+        } else {
+            Probe::NoMatch
+        };
     }
     if input.starts_with(b"220 ") || input.starts_with(b"220-") {
         Probe::Match
@@ -798,7 +946,11 @@ pub fn probe_client(input: &[u8]) -> Probe {
     let n = input.len().min(5);
     let ok = |p: &[u8]| p[..n].eq_ignore_ascii_case(&input[..n]);
     if n < 5 {
-        return if ok(b"EHLO ") || ok(b"HELO ") { Probe::NeedMore } else { Probe::NoMatch };
+        return if ok(b"EHLO ") || ok(b"HELO ") {
+            Probe::NeedMore
+        } else {
+            Probe::NoMatch
+        };
     }
     if ok(b"EHLO ") || ok(b"HELO ") {
         Probe::Match

@@ -77,6 +77,9 @@ pub mod content_type {
     pub const APPLICATION_DATA: u8 = 23;
     /// heartbeat (RFC 6520)
     pub const HEARTBEAT: u8 = 24;
+    /// Not on the wire: marks a [`super::TlsRecord`] that is an SSLv2-format
+    /// ClientHello (see [`super::Sslv2ClientHello`]).
+    pub const SSLV2_CLIENT_HELLO: u8 = 0x80;
 }
 
 /// Handshake message types (RFC 8446 §4, RFC 5246 §7.4).
@@ -237,39 +240,155 @@ fn plausible_version(major: u8, minor: u8) -> bool {
 /// length exceeds [`MAX_RECORD_LEN`]. A zero-length record is accepted (it is
 /// a violation for handshake records, but framing is intact).
 pub fn parse_record(input: &[u8]) -> Parsed<TlsRecord<'_>> {
+    if input.first().is_some_and(|&b| b & 0x80 != 0) {
+        return parse_sslv2_record(input);
+    }
     if input.len() < RECORD_HEADER_LEN {
         // Reject garbage early when the first bytes already show it.
         if let Some(&t) = input.first() {
             if !(20..=24).contains(&t) {
-                return Parsed::Invalid { reason: "bad_content_type" };
+                return Parsed::Invalid {
+                    reason: "bad_content_type",
+                };
             }
         }
         if let Some(&major) = input.get(1) {
             if major != 3 {
-                return Parsed::Invalid { reason: "bad_version" };
+                return Parsed::Invalid {
+                    reason: "bad_version",
+                };
             }
         }
-        return Parsed::Incomplete { needed: RECORD_HEADER_LEN - input.len() };
+        return Parsed::Incomplete {
+            needed: RECORD_HEADER_LEN - input.len(),
+        };
     }
     let content_type = input[0];
     if !(20..=24).contains(&content_type) {
-        return Parsed::Invalid { reason: "bad_content_type" };
+        return Parsed::Invalid {
+            reason: "bad_content_type",
+        };
     }
     if !plausible_version(input[1], input[2]) {
-        return Parsed::Invalid { reason: "bad_version" };
+        return Parsed::Invalid {
+            reason: "bad_version",
+        };
     }
     let version = u16::from_be_bytes([input[1], input[2]]);
     let len = u16::from_be_bytes([input[3], input[4]]) as usize;
     if len > MAX_RECORD_LEN {
-        return Parsed::Invalid { reason: "record_too_long" };
+        return Parsed::Invalid {
+            reason: "record_too_long",
+        };
     }
     let total = RECORD_HEADER_LEN + len;
     if input.len() < total {
-        return Parsed::Incomplete { needed: total - input.len() };
+        return Parsed::Incomplete {
+            needed: total - input.len(),
+        };
     }
     Parsed::Message {
         consumed: total,
-        message: TlsRecord { content_type, version, fragment: &input[RECORD_HEADER_LEN..total] },
+        message: TlsRecord {
+            content_type,
+            version,
+            fragment: &input[RECORD_HEADER_LEN..total],
+        },
+    }
+}
+
+/// An SSLv2-format record (RFC 6101 appendix E.2, the "SSLv2-compatible
+/// ClientHello" some TLS 1.x clients still send first):
+///
+/// ```text
+/// +---------------------+----------+---------+----------------+----------------+------------------+
+/// | 1 | length (15 bits) | msg type | version | cipher spec len| session id len | challenge len    |
+/// |   |                  | (1)      | u16     | u16            | u16            | u16              |
+/// +---------------------+----------+---------+----------------+----------------+------------------+
+/// | cipher specs (3 bytes each) | session id | challenge |
+/// +-----------------------------+------------+-----------+
+/// ```
+///
+/// Only client hellos (msg type 1) are accepted; the record comes back with
+/// the pseudo content type [`content_type::SSLV2_CLIENT_HELLO`] and the
+/// message (from msg type on) as fragment.
+fn parse_sslv2_record(input: &[u8]) -> Parsed<TlsRecord<'_>> {
+    let Some(len) = be16(input, 0) else {
+        return Parsed::Incomplete {
+            needed: 2 - input.len(),
+        };
+    };
+    let len = (len & 0x7fff) as usize;
+    if let Some(&t) = input.get(2) {
+        if t != 1 {
+            return Parsed::Invalid {
+                reason: "sslv2_not_client_hello",
+            };
+        }
+    }
+    if len < 9 {
+        return Parsed::Invalid {
+            reason: "sslv2_short",
+        };
+    }
+    let total = 2 + len;
+    if input.len() < total {
+        return Parsed::Incomplete {
+            needed: total - input.len(),
+        };
+    }
+    let version = be16(input, 3).unwrap_or(0);
+    Parsed::Message {
+        consumed: total,
+        message: TlsRecord {
+            content_type: content_type::SSLV2_CLIENT_HELLO,
+            version,
+            fragment: &input[2..total],
+        },
+    }
+}
+
+/// An SSLv2-format ClientHello (see [`parse_record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sslv2ClientHello<'a> {
+    /// The highest version the client offers (0x0301.. for TLS clients).
+    pub version: u16,
+    /// Cipher specs, 3 bytes each (TLS suites are 0x00XXXX).
+    pub cipher_specs: &'a [u8],
+    /// Session id.
+    pub session_id: &'a [u8],
+    /// Challenge (the client random, 16..32 bytes).
+    pub challenge: &'a [u8],
+}
+
+impl<'a> Sslv2ClientHello<'a> {
+    /// Parses the fragment of an [`content_type::SSLV2_CLIENT_HELLO`] record.
+    pub fn parse(msg: &'a [u8]) -> Result<Self, &'static str> {
+        if msg.first() != Some(&1) {
+            return Err("sslv2_not_client_hello");
+        }
+        let version = be16(msg, 1).ok_or("sslv2_short")?;
+        let cs = be16(msg, 3).ok_or("sslv2_short")? as usize;
+        let sid = be16(msg, 5).ok_or("sslv2_short")? as usize;
+        let ch = be16(msg, 7).ok_or("sslv2_short")? as usize;
+        let cipher_specs = msg.get(9..9 + cs).ok_or("sslv2_cipher_specs")?;
+        let session_id = msg.get(9 + cs..9 + cs + sid).ok_or("sslv2_session_id")?;
+        let challenge = msg
+            .get(9 + cs + sid..9 + cs + sid + ch)
+            .ok_or("sslv2_challenge")?;
+        Ok(Sslv2ClientHello {
+            version,
+            cipher_specs,
+            session_id,
+            challenge,
+        })
+    }
+
+    /// The cipher specs as 24-bit values.
+    pub fn cipher_specs(&self) -> impl Iterator<Item = u32> + 'a {
+        self.cipher_specs
+            .chunks_exact(3)
+            .map(|c| ((c[0] as u32) << 16) | ((c[1] as u32) << 8) | c[2] as u32)
     }
 }
 
@@ -319,7 +438,9 @@ fn record_header_plausible(b: &[u8]) -> bool {
 /// ClientHello or ServerHello with a 3-byte length that fits the record.
 /// An SSLv2-compatible ClientHello (0x80 high bit, msg type 1) also matches.
 pub fn probe(input: &[u8]) -> Probe {
-    let Some(&t) = input.first() else { return Probe::NeedMore };
+    let Some(&t) = input.first() else {
+        return Probe::NeedMore;
+    };
     if t & 0x80 != 0 {
         // SSLv2 record header: 2-byte length with high bit, then msg type 1
         // and a 3.x version.
@@ -332,28 +453,40 @@ pub fn probe(input: &[u8]) -> Probe {
     if t != content_type::HANDSHAKE {
         return Probe::NoMatch;
     }
-    let Some(&major) = input.get(1) else { return Probe::NeedMore };
+    let Some(&major) = input.get(1) else {
+        return Probe::NeedMore;
+    };
     if major != 3 {
         return Probe::NoMatch;
     }
-    let Some(&minor) = input.get(2) else { return Probe::NeedMore };
+    let Some(&minor) = input.get(2) else {
+        return Probe::NeedMore;
+    };
     if minor > 4 {
         return Probe::NoMatch;
     }
-    let Some(rec_len) = be16(input, 3) else { return Probe::NeedMore };
+    let Some(rec_len) = be16(input, 3) else {
+        return Probe::NeedMore;
+    };
     if rec_len < 4 || rec_len as usize > MAX_RECORD_LEN {
         return Probe::NoMatch;
     }
-    let Some(&ht) = input.get(5) else { return Probe::NeedMore };
+    let Some(&ht) = input.get(5) else {
+        return Probe::NeedMore;
+    };
     if ht != handshake_type::CLIENT_HELLO && ht != handshake_type::SERVER_HELLO {
         return Probe::NoMatch;
     }
-    let Some(hs_len) = be24(input, 6) else { return Probe::NeedMore };
+    let Some(hs_len) = be24(input, 6) else {
+        return Probe::NeedMore;
+    };
     // A hello is at least version(2)+random(32)+session id len(1)+...
     if hs_len < 38 || hs_len > MAX_HANDSHAKE_LEN {
         return Probe::NoMatch;
     }
-    let Some(&vmaj) = input.get(9) else { return Probe::NeedMore };
+    let Some(&vmaj) = input.get(9) else {
+        return Probe::NeedMore;
+    };
     if vmaj != 3 {
         return Probe::NoMatch;
     }
@@ -405,15 +538,21 @@ pub enum HandshakeDetail<'a> {
 /// `dir` decides nothing; hellos are told apart by type.
 pub fn parse_handshake(input: &[u8]) -> Parsed<Handshake<'_>> {
     let Some(len) = be24(input, 1) else {
-        return Parsed::Incomplete { needed: HANDSHAKE_HEADER_LEN - input.len() };
+        return Parsed::Incomplete {
+            needed: HANDSHAKE_HEADER_LEN - input.len(),
+        };
     };
     let msg_type = input[0];
     if len > MAX_HANDSHAKE_LEN {
-        return Parsed::Invalid { reason: "handshake_too_long" };
+        return Parsed::Invalid {
+            reason: "handshake_too_long",
+        };
     }
     let total = HANDSHAKE_HEADER_LEN + len;
     if input.len() < total {
-        return Parsed::Incomplete { needed: total - input.len() };
+        return Parsed::Incomplete {
+            needed: total - input.len(),
+        };
     }
     let body = &input[HANDSHAKE_HEADER_LEN..total];
     let detail = match msg_type {
@@ -431,7 +570,14 @@ pub fn parse_handshake(input: &[u8]) -> Parsed<Handshake<'_>> {
         },
         _ => HandshakeDetail::Other,
     };
-    Parsed::Message { consumed: total, message: Handshake { msg_type, body, detail } }
+    Parsed::Message {
+        consumed: total,
+        message: Handshake {
+            msg_type,
+            body,
+            detail,
+        },
+    }
 }
 
 /// Stream parser over the concatenated handshake bytes of one direction
@@ -480,7 +626,9 @@ impl<'a> CertificateList<'a> {
     /// Validates the chain framing. Errors name the broken field.
     pub fn parse(body: &'a [u8]) -> Result<Self, &'static str> {
         let chain_len = be24(body, 0).ok_or("certificate_short")?;
-        let chain = body.get(3..3 + chain_len).ok_or("certificate_chain_length")?;
+        let chain = body
+            .get(3..3 + chain_len)
+            .ok_or("certificate_chain_length")?;
         let mut off = 0usize;
         let mut count = 0usize;
         let mut truncated = false;
@@ -497,7 +645,11 @@ impl<'a> CertificateList<'a> {
             off = end;
             count += 1;
         }
-        Ok(CertificateList { chain, count, truncated })
+        Ok(CertificateList {
+            chain,
+            count,
+            truncated,
+        })
     }
 
     /// Number of certificates walked.
@@ -543,6 +695,11 @@ pub fn fuzz(data: &[u8]) {
         let mut hs_buf: Vec<u8> = Vec::new();
         let out = drive(&mut TlsRecordParser, data, dir, |r| {
             assert!(r.fragment.len() <= MAX_RECORD_LEN);
+            if r.content_type == content_type::SSLV2_CLIENT_HELLO {
+                if let Ok(h) = Sslv2ClientHello::parse(r.fragment) {
+                    assert!(h.cipher_specs().count() * 3 <= r.fragment.len());
+                }
+            }
             if r.content_type == content_type::HANDSHAKE && hs_buf.len() < 2 * MAX_HANDSHAKE_LEN {
                 hs_buf.extend_from_slice(r.fragment);
             }
@@ -550,7 +707,10 @@ pub fn fuzz(data: &[u8]) {
         assert!(out.consumed <= data.len());
         assert!(!out.stalled, "record parser stalled");
         if out.consumed < data.len() {
-            assert!(out.needed.is_some(), "drive stopped early without asking for more");
+            assert!(
+                out.needed.is_some(),
+                "drive stopped early without asking for more"
+            );
         }
         let hs = drive(&mut HandshakeParser, &hs_buf, dir, |h| check_handshake(&h));
         assert!(hs.consumed <= hs_buf.len());

@@ -286,8 +286,14 @@ impl MimeScanner {
             self.summary.limits.long_lines += 1;
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = if self.dot_stuffed { line.strip_prefix(b".").unwrap_or(line) } else { line };
-        self.scanned = self.scanned.saturating_add(raw.len().min(MAX_LINE_BUF) as u64 + 1);
+        let line = if self.dot_stuffed {
+            line.strip_prefix(b".").unwrap_or(line)
+        } else {
+            line
+        };
+        self.scanned = self
+            .scanned
+            .saturating_add(raw.len().min(MAX_LINE_BUF) as u64 + 1);
         if self.scanned > MAX_BODY_BYTES {
             self.summary.limits.body_bytes = true;
             return;
@@ -320,13 +326,16 @@ impl MimeScanner {
             return;
         }
         if line[0] == b' ' || line[0] == b'\t' {
-            if !self.header.is_empty() && self.header.len() + line.len() <= MAX_HEADER_VALUE_LEN + 256 {
+            if !self.header.is_empty()
+                && self.header.len() + line.len() <= MAX_HEADER_VALUE_LEN + 256
+            {
                 self.header.extend_from_slice(line);
             }
             return;
         }
         self.flush_header();
-        self.header.extend_from_slice(&line[..line.len().min(MAX_HEADER_VALUE_LEN + 256)]);
+        self.header
+            .extend_from_slice(&line[..line.len().min(MAX_HEADER_VALUE_LEN + 256)]);
     }
 
     fn flush_header(&mut self) {
@@ -418,8 +427,12 @@ impl MimeScanner {
             }
             None => (None, Vec::new()),
         };
-        let filename = rfc2231_param(&d_params, "filename").or_else(|| rfc2231_param(&ct_params, "name"));
-        let encoding = block.encoding.as_ref().map(|e| String::from_utf8_lossy(trim(e.as_bytes())).to_ascii_lowercase());
+        let filename =
+            rfc2231_param(&d_params, "filename").or_else(|| rfc2231_param(&ct_params, "name"));
+        let encoding = block
+            .encoding
+            .as_ref()
+            .map(|e| String::from_utf8_lossy(trim(e.as_bytes())).to_ascii_lowercase());
         let enc = match encoding.as_deref() {
             Some("base64") => Encoding::Base64,
             Some("quoted-printable") => Encoding::QuotedPrintable,
@@ -481,7 +494,9 @@ impl MimeScanner {
             }
             return;
         }
-        let Some(leaf) = self.leaf.as_mut() else { return }; // preamble/epilogue
+        let Some(leaf) = self.leaf.as_mut() else {
+            return;
+        }; // preamble/epilogue
         leaf.info.raw_size = leaf.info.raw_size.saturating_add(line.len() as u64 + 2);
         let mut out: Vec<u8> = Vec::new();
         match leaf.enc {
@@ -574,7 +589,9 @@ impl MimeScanner {
     }
 
     fn close_leaf(&mut self) {
-        let Some(mut leaf) = self.leaf.take() else { return };
+        let Some(mut leaf) = self.leaf.take() else {
+            return;
+        };
         if leaf.enc == Encoding::Base64 && !leaf.b64_done {
             let mut out = Vec::new();
             flush_b64(&mut leaf, &mut out);
@@ -606,7 +623,11 @@ impl MimeScanner {
 fn flush_b64(leaf: &mut Leaf, out: &mut Vec<u8>) {
     let q = leaf.b64;
     match leaf.b64_n {
-        4 => out.extend_from_slice(&[(q[0] << 2) | (q[1] >> 4), (q[1] << 4) | (q[2] >> 2), (q[2] << 6) | q[3]]),
+        4 => out.extend_from_slice(&[
+            (q[0] << 2) | (q[1] >> 4),
+            (q[1] << 4) | (q[2] >> 2),
+            (q[2] << 6) | q[3],
+        ]),
         3 => out.extend_from_slice(&[(q[0] << 2) | (q[1] >> 4), (q[1] << 4) | (q[2] >> 2)]),
         2 => out.push((q[0] << 2) | (q[1] >> 4)),
         _ => {}
@@ -628,13 +649,22 @@ fn match_ci(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn trim(b: &[u8]) -> &[u8] {
-    let s = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let e = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |i| i + 1);
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |i| i + 1);
     &b[s..e.max(s)]
 }
 
 fn trim_end(b: &[u8]) -> &[u8] {
-    let e = b.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(0, |i| i + 1);
+    let e = b
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(0, |i| i + 1);
     &b[..e]
 }
 
@@ -652,7 +682,10 @@ fn qp_decode(l: &[u8], out: &mut Vec<u8>) {
     let mut i = 0usize;
     while i < l.len() {
         if l[i] == b'=' {
-            if let (Some(h), Some(lo)) = (l.get(i + 1).and_then(|&c| hex_val(c)), l.get(i + 2).and_then(|&c| hex_val(c))) {
+            if let (Some(h), Some(lo)) = (
+                l.get(i + 1).and_then(|&c| hex_val(c)),
+                l.get(i + 2).and_then(|&c| hex_val(c)),
+            ) {
                 out.push((h << 4) | lo);
                 i += 3;
                 continue;
@@ -693,7 +726,12 @@ fn b64_decode(s: &[u8]) -> Vec<u8> {
 /// windows-1252 (as Latin-1) are converted; any other charset is read as
 /// UTF-8 with replacement characters.
 pub fn charset_to_utf8(charset: &str, bytes: &[u8]) -> String {
-    let cs = charset.split('*').next().unwrap_or("").trim().to_ascii_lowercase();
+    let cs = charset
+        .split('*')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match cs.as_str() {
         "iso-8859-1" | "iso8859-1" | "latin1" | "latin-1" | "l1" | "windows-1252" | "cp1252" => {
             bytes.iter().map(|&b| b as char).collect()
@@ -739,7 +777,11 @@ pub fn decode_rfc2047(v: &[u8]) -> String {
             out.push_str(&String::from_utf8_lossy(&v[s..e]));
         }
         let s = i;
-        while i < v.len() && v[i] != b' ' && v[i] != b'\t' && !(v[i] == b'=' && v.get(i + 1) == Some(&b'?')) {
+        while i < v.len()
+            && v[i] != b' '
+            && v[i] != b'\t'
+            && !(v[i] == b'=' && v.get(i + 1) == Some(&b'?'))
+        {
             i += 1;
         }
         if i == s {
@@ -764,7 +806,10 @@ fn encoded_word(w: &[u8]) -> Option<(String, usize)> {
         return None;
     }
     let text_start = q1 + 3;
-    let rel_end = body.get(text_start..)?.windows(2).position(|p| p == b"?=")?;
+    let rel_end = body
+        .get(text_start..)?
+        .windows(2)
+        .position(|p| p == b"?=")?;
     let text = &body[text_start..text_start + rel_end];
     if text.iter().any(|&b| b == b' ') {
         return None;
@@ -778,9 +823,10 @@ fn encoded_word(w: &[u8]) -> Option<(String, usize)> {
                 match text[i] {
                     b'_' => out.push(b' '),
                     b'=' => {
-                        if let (Some(h), Some(l)) =
-                            (text.get(i + 1).and_then(|&c| hex_val(c)), text.get(i + 2).and_then(|&c| hex_val(c)))
-                        {
+                        if let (Some(h), Some(l)) = (
+                            text.get(i + 1).and_then(|&c| hex_val(c)),
+                            text.get(i + 2).and_then(|&c| hex_val(c)),
+                        ) {
                             out.push((h << 4) | l);
                             i += 3;
                             continue;
@@ -795,7 +841,10 @@ fn encoded_word(w: &[u8]) -> Option<(String, usize)> {
         }
         _ => return None,
     };
-    Some((charset_to_utf8(charset, &bytes), 2 + text_start + rel_end + 2))
+    Some((
+        charset_to_utf8(charset, &bytes),
+        2 + text_start + rel_end + 2,
+    ))
 }
 
 /// Splits `type/subtype; a=b; c="d"` into the lower-case first token and
@@ -837,7 +886,9 @@ fn split_header_value(v: &[u8]) -> (String, Vec<(String, Vec<u8>)>) {
     let mut params = Vec::new();
     for p in &parts[1..] {
         let p = trim(p);
-        let Some(eq) = p.iter().position(|&b| b == b'=') else { continue };
+        let Some(eq) = p.iter().position(|&b| b == b'=') else {
+            continue;
+        };
         let name = String::from_utf8_lossy(trim(&p[..eq])).to_ascii_lowercase();
         let raw = trim(&p[eq + 1..]);
         let value = if let Some(inner) = raw.strip_prefix(b"\"") {
@@ -865,14 +916,20 @@ fn split_header_value(v: &[u8]) -> (String, Vec<(String, Vec<u8>)>) {
 }
 
 fn param(params: &[(String, Vec<u8>)], name: &str) -> Option<String> {
-    params.iter().find(|(n, _)| n == name).map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
 }
 
 fn pct_decode(v: &[u8], out: &mut Vec<u8>) {
     let mut i = 0usize;
     while i < v.len() {
         if v[i] == b'%' {
-            if let (Some(h), Some(l)) = (v.get(i + 1).and_then(|&c| hex_val(c)), v.get(i + 2).and_then(|&c| hex_val(c))) {
+            if let (Some(h), Some(l)) = (
+                v.get(i + 1).and_then(|&c| hex_val(c)),
+                v.get(i + 2).and_then(|&c| hex_val(c)),
+            ) {
                 out.push((h << 4) | l);
                 i += 3;
                 continue;
@@ -902,7 +959,10 @@ fn rfc2231_param(params: &[(String, Vec<u8>)], name: &str) -> Option<String> {
         let (cs, rest) = split_ext_value(v);
         let mut bytes = Vec::new();
         pct_decode(rest, &mut bytes);
-        return Some(charset_to_utf8(if cs.is_empty() { "utf-8" } else { &cs }, &bytes));
+        return Some(charset_to_utf8(
+            if cs.is_empty() { "utf-8" } else { &cs },
+            &bytes,
+        ));
     }
     // Continuations: name*0, name*0*, name*1, ...
     let mut bytes = Vec::new();
@@ -929,13 +989,27 @@ fn rfc2231_param(params: &[(String, Vec<u8>)], name: &str) -> Option<String> {
         }
     }
     if found {
-        return Some(charset_to_utf8(if charset.is_empty() { "utf-8" } else { &charset }, &bytes));
+        return Some(charset_to_utf8(
+            if charset.is_empty() {
+                "utf-8"
+            } else {
+                &charset
+            },
+            &bytes,
+        ));
     }
-    params.iter().find(|(n, _)| n == name).map(|(_, v)| decode_rfc2047(v))
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| decode_rfc2047(v))
 }
 
 fn url_char(c: u8) -> bool {
-    c.is_ascii_graphic() && !matches!(c, b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' | b'^' | b'{' | b'}' | b'|')
+    c.is_ascii_graphic()
+        && !matches!(
+            c,
+            b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' | b'^' | b'{' | b'}' | b'|'
+        )
 }
 
 /// Finds http/https URLs in one decoded text line.
@@ -951,10 +1025,15 @@ fn extract_urls(text: &[u8], summary: &mut MimeSummary) {
             i += 1;
             continue;
         };
-        let end = rest.iter().position(|&c| !url_char(c)).unwrap_or(rest.len());
+        let end = rest
+            .iter()
+            .position(|&c| !url_char(c))
+            .unwrap_or(rest.len());
         let mut url = &rest[..end];
         while let [head @ .., last] = url {
-            if matches!(last, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']') && head.len() >= scheme_len {
+            if matches!(last, b'.' | b',' | b';' | b':' | b'!' | b'?' | b')' | b']')
+                && head.len() >= scheme_len
+            {
                 url = head;
             } else {
                 break;
@@ -965,7 +1044,10 @@ fn extract_urls(text: &[u8], summary: &mut MimeSummary) {
             continue;
         }
         let after = &url[scheme_len..];
-        let auth_end = after.iter().position(|&c| matches!(c, b'/' | b'?' | b'#')).unwrap_or(after.len());
+        let auth_end = after
+            .iter()
+            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
+            .unwrap_or(after.len());
         let mut host = &after[..auth_end];
         if let Some(at) = host.iter().rposition(|&c| c == b'@') {
             host = &host[at + 1..];
@@ -989,7 +1071,10 @@ fn extract_urls(text: &[u8], summary: &mut MimeSummary) {
             continue;
         }
         let host_s = String::from_utf8_lossy(host).to_ascii_lowercase();
-        summary.urls.push(UrlInfo { url: url_s, host: host_s });
+        summary.urls.push(UrlInfo {
+            url: url_s,
+            host: host_s,
+        });
     }
 }
 
@@ -1000,17 +1085,29 @@ mod tests {
     #[test]
     fn encoded_words_b_and_q_with_charsets() {
         // Base64 UTF-8, adjacent words joined without the space between them.
-        assert_eq!(decode_rfc2047(b"=?UTF-8?B?w6l0w6k=?= =?utf-8?Q?_=C3=A0_Paris?="), "été à Paris");
+        assert_eq!(
+            decode_rfc2047(b"=?UTF-8?B?w6l0w6k=?= =?utf-8?Q?_=C3=A0_Paris?="),
+            "été à Paris"
+        );
         // ISO-8859-1 Q: 0xE9 is é.
-        assert_eq!(decode_rfc2047(b"Re: =?iso-8859-1?q?caf=E9?= ok"), "Re: café ok");
+        assert_eq!(
+            decode_rfc2047(b"Re: =?iso-8859-1?q?caf=E9?= ok"),
+            "Re: café ok"
+        );
         // us-ascii, and a malformed word left alone.
-        assert_eq!(decode_rfc2047(b"=?us-ascii?Q?plain?= =?x?Z?bad?="), "plain =?x?Z?bad?=");
+        assert_eq!(
+            decode_rfc2047(b"=?us-ascii?Q?plain?= =?x?Z?bad?="),
+            "plain =?x?Z?bad?="
+        );
     }
 
     #[test]
     fn rfc2231_filename_forms() {
         let (_, p) = split_header_value(b"attachment; filename*=utf-8''%E2%82%AC%20rates.txt");
-        assert_eq!(rfc2231_param(&p, "filename").as_deref(), Some("€ rates.txt"));
+        assert_eq!(
+            rfc2231_param(&p, "filename").as_deref(),
+            Some("€ rates.txt")
+        );
         let (_, p) = split_header_value(
             b"attachment; filename*0*=iso-8859-1'fr'r%E9sum; filename*1*=%E9; filename*2=\".pdf\"",
         );
@@ -1022,11 +1119,21 @@ mod tests {
     #[test]
     fn url_hosts_strip_userinfo_port_and_punctuation() {
         let mut s = MimeSummary::default();
-        extract_urls(b"see (https://user:pw@Example.COM:8443/a?b=1). and http://x.test/", &mut s);
-        let got: Vec<_> = s.urls.iter().map(|u| (u.url.as_str(), u.host.as_str())).collect();
+        extract_urls(
+            b"see (https://user:pw@Example.COM:8443/a?b=1). and http://x.test/",
+            &mut s,
+        );
+        let got: Vec<_> = s
+            .urls
+            .iter()
+            .map(|u| (u.url.as_str(), u.host.as_str()))
+            .collect();
         assert_eq!(
             got,
-            vec![("https://user:pw@Example.COM:8443/a?b=1", "example.com"), ("http://x.test/", "x.test")]
+            vec![
+                ("https://user:pw@Example.COM:8443/a?b=1", "example.com"),
+                ("http://x.test/", "x.test")
+            ]
         );
     }
 }

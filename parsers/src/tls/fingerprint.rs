@@ -52,7 +52,13 @@ pub fn ja3(ch: &ClientHello<'_>) -> Ja3 {
     let _ = write!(s, "{},", ch.version);
     join_dec(&mut s, ch.cipher_suites.non_grease().map(u32::from));
     s.push(',');
-    join_dec(&mut s, ch.extensions().map(|e| e.ext_type).filter(|t| !is_grease(*t)).map(u32::from));
+    join_dec(
+        &mut s,
+        ch.extensions()
+            .map(|e| e.ext_type)
+            .filter(|t| !is_grease(*t))
+            .map(u32::from),
+    );
     s.push(',');
     join_dec(&mut s, ch.supported_groups.non_grease().map(u32::from));
     s.push(',');
@@ -65,7 +71,13 @@ pub fn ja3(ch: &ClientHello<'_>) -> Ja3 {
 pub fn ja3s(sh: &ServerHello<'_>) -> Ja3 {
     let mut s = String::with_capacity(64);
     let _ = write!(s, "{},{},", sh.version, sh.cipher_suite);
-    join_dec(&mut s, sh.extensions().map(|e| e.ext_type).filter(|t| !is_grease(*t)).map(u32::from));
+    join_dec(
+        &mut s,
+        sh.extensions()
+            .map(|e| e.ext_type)
+            .filter(|t| !is_grease(*t))
+            .map(u32::from),
+    );
     let hash = md5_hex(&s);
     Ja3 { string: s, hash }
 }
@@ -86,7 +98,9 @@ fn version_code(v: u16) -> &'static str {
 }
 
 fn alpn_code(first: Option<&[u8]>) -> String {
-    let Some(v) = first.filter(|v| !v.is_empty()) else { return "00".to_string() };
+    let Some(v) = first.filter(|v| !v.is_empty()) else {
+        return "00".to_string();
+    };
     let (a, z) = (v[0], v[v.len() - 1]);
     if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {
         let mut s = String::with_capacity(2);
@@ -121,20 +135,32 @@ fn sha12(s: &str) -> String {
 /// (+ signature algorithm) list. `original` keeps wire order and SNI/ALPN.
 fn ja4_parts(ch: &ClientHello<'_>, transport: char, original: bool) -> (String, String, String) {
     let ciphers: Vec<u16> = ch.cipher_suites.non_grease().collect();
-    let all_ext: Vec<u16> = ch.extensions().map(|e| e.ext_type).filter(|t| !is_grease(*t)).collect();
+    let all_ext: Vec<u16> = ch
+        .extensions()
+        .map(|e| e.ext_type)
+        .filter(|t| !is_grease(*t))
+        .collect();
     let sigs: Vec<u16> = ch.signature_algorithms.non_grease().collect();
     let mut a = String::with_capacity(10);
     a.push(transport);
     a.push_str(version_code(ch.effective_version()));
     a.push(if ch.has_sni_extension() { 'd' } else { 'i' });
-    let _ = write!(a, "{:02}{:02}", ciphers.len().min(99), all_ext.len().min(99));
+    let _ = write!(
+        a,
+        "{:02}{:02}",
+        ciphers.len().min(99),
+        all_ext.len().min(99)
+    );
     a.push_str(&alpn_code(ch.alpn().next()));
 
     let mut c_list = ciphers;
     let mut e_list: Vec<u16> = if original {
         all_ext
     } else {
-        all_ext.into_iter().filter(|&t| t != super::ext::SERVER_NAME && t != super::ext::ALPN).collect()
+        all_ext
+            .into_iter()
+            .filter(|&t| t != super::ext::SERVER_NAME && t != super::ext::ALPN)
+            .collect()
     };
     if !original {
         c_list.sort_unstable();
@@ -153,8 +179,16 @@ fn ja4_parts(ch: &ClientHello<'_>, transport: char, original: bool) -> (String, 
 
 fn ja4_hashed(ch: &ClientHello<'_>, original: bool) -> String {
     let (a, b, c) = ja4_parts(ch, 't', original);
-    let hb = if b.is_empty() { "000000000000".to_string() } else { sha12(&b) };
-    let hc = if c.is_empty() { "000000000000".to_string() } else { sha12(&c) };
+    let hb = if b.is_empty() {
+        "000000000000".to_string()
+    } else {
+        sha12(&b)
+    };
+    let hc = if c.is_empty() {
+        "000000000000".to_string()
+    } else {
+        sha12(&c)
+    };
     format!("{a}_{hb}_{hc}")
 }
 

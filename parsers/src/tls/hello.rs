@@ -22,7 +22,9 @@ pub struct U16List<'a>(pub &'a [u8]);
 impl<'a> U16List<'a> {
     /// The values in wire order.
     pub fn iter(&self) -> impl Iterator<Item = u16> + 'a {
-        self.0.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]))
+        self.0
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
     }
     /// Number of values.
     pub fn len(&self) -> usize {
@@ -180,7 +182,10 @@ fn walk_extensions<'a>(block: &'a [u8], flags: &mut HelloFlags) -> (&'a [u8], Kn
 
 /// A list prefixed by a u16 byte length; flags overruns and keeps what fits.
 fn u16_prefixed<'a>(b: &'a [u8], flags: &mut HelloFlags) -> &'a [u8] {
-    let Some(l) = b.get(..2).map(|h| u16::from_be_bytes([h[0], h[1]]) as usize) else {
+    let Some(l) = b
+        .get(..2)
+        .map(|h| u16::from_be_bytes([h[0], h[1]]) as usize)
+    else {
         flags.extension_list_malformed = true;
         return &[];
     };
@@ -345,7 +350,9 @@ impl<'a> ClientHello<'a> {
 
     /// Extensions in wire order (GREASE included).
     pub fn extensions(&self) -> ExtensionIter<'a> {
-        ExtensionIter { rest: self.extensions }
+        ExtensionIter {
+            rest: self.extensions,
+        }
     }
 
     /// True when an extension of this type is present.
@@ -427,7 +434,10 @@ impl<'a> ClientHello<'a> {
 
     /// The highest non-GREASE supported_versions value, else `version`.
     pub fn effective_version(&self) -> u16 {
-        self.supported_versions.non_grease().max().unwrap_or(self.version)
+        self.supported_versions
+            .non_grease()
+            .max()
+            .unwrap_or(self.version)
     }
 }
 
@@ -516,7 +526,9 @@ impl<'a> ServerHello<'a> {
 
     /// Extensions in wire order.
     pub fn extensions(&self) -> ExtensionIter<'a> {
-        ExtensionIter { rest: self.extensions }
+        ExtensionIter {
+            rest: self.extensions,
+        }
     }
 
     /// The version chosen through supported_versions (0x0304 for TLS 1.3).

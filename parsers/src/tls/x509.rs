@@ -154,9 +154,24 @@ fn parse_time(t: Tlv<'_>) -> Result<Asn1Time, X509Error> {
         let d = digits(rest.get(i..i + 2).ok_or(X509Error::BadTime)?).ok_or(X509Error::BadTime)?;
         Ok(d as u8)
     };
-    let second = if rest.get(8).is_some_and(|c| c.is_ascii_digit()) { field(8)? } else { 0 };
-    let tm = Asn1Time { year, month: field(0)?, day: field(2)?, hour: field(4)?, minute: field(6)?, second };
-    if !(1..=12).contains(&tm.month) || !(1..=31).contains(&tm.day) || tm.hour > 23 || tm.minute > 59 || tm.second > 60
+    let second = if rest.get(8).is_some_and(|c| c.is_ascii_digit()) {
+        field(8)?
+    } else {
+        0
+    };
+    let tm = Asn1Time {
+        year,
+        month: field(0)?,
+        day: field(2)?,
+        hour: field(4)?,
+        minute: field(6)?,
+        second,
+    };
+    if !(1..=12).contains(&tm.month)
+        || !(1..=31).contains(&tm.day)
+        || tm.hour > 23
+        || tm.minute > 59
+        || tm.second > 60
     {
         return Err(X509Error::BadTime);
     }
@@ -230,7 +245,16 @@ pub fn parse_x509(der: &[u8]) -> Result<X509Summary<'_>, X509Error> {
             }
         }
     }
-    Ok(X509Summary { der, version, serial, issuer_raw, subject_raw, not_before, not_after, san_raw })
+    Ok(X509Summary {
+        der,
+        version,
+        serial,
+        issuer_raw,
+        subject_raw,
+        not_before,
+        not_after,
+        san_raw,
+    })
 }
 
 fn attr_name(oid: &[u8]) -> Option<&'static str> {
@@ -287,7 +311,10 @@ fn push_string_value(t: Tlv<'_>, out: &mut String) {
     match t.tag {
         // BMPString: UTF-16BE
         0x1e => {
-            let units = t.value.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+            let units = t
+                .value
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]));
             for ch in char::decode_utf16(units) {
                 out.push(ch.unwrap_or(char::REPLACEMENT_CHARACTER));
             }
@@ -313,8 +340,12 @@ fn name_string(raw: &[u8]) -> String {
             if n > MAX_NAME_ATTRIBUTES {
                 return out;
             }
-            let Ok((oid, vrest)) = expect(atv, 0x06, "attr type") else { continue };
-            let Ok((val, _)) = tlv(vrest, "attr value") else { continue };
+            let Ok((oid, vrest)) = expect(atv, 0x06, "attr type") else {
+                continue;
+            };
+            let Ok((val, _)) = tlv(vrest, "attr value") else {
+                continue;
+            };
             if !out.is_empty() {
                 out.push_str(", ");
             }
@@ -335,7 +366,11 @@ fn colon_hex(bytes: &[u8], upper: bool) -> String {
         if i > 0 {
             s.push(':');
         }
-        let _ = if upper { write!(s, "{b:02X}") } else { write!(s, "{b:02x}") };
+        let _ = if upper {
+            write!(s, "{b:02X}")
+        } else {
+            write!(s, "{b:02x}")
+        };
     }
     s
 }
@@ -389,7 +424,9 @@ impl<'a> X509Summary<'a> {
             let mut atvs = set;
             while let Ok((atv, r)) = expect(atvs, 0x30, "atv") {
                 atvs = r;
-                let Ok((oid, vrest)) = expect(atv, 0x06, "attr type") else { continue };
+                let Ok((oid, vrest)) = expect(atv, 0x06, "attr type") else {
+                    continue;
+                };
                 if oid == [0x55, 0x04, 0x03] {
                     return tlv(vrest, "cn").ok().map(|(v, _)| v.value);
                 }
