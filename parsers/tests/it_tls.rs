@@ -381,9 +381,9 @@ fn minimal_client_hello_bytes_field_by_field() {
     let record: &[u8] = &[
         0x16,                   // content type: handshake
         0x03, 0x01,             // record version TLS 1.0
-        0x00, 0x3d,             // record length 61
+        0x00, 0x3f,             // record length 63
         0x01,                   // handshake type: client_hello
-        0x00, 0x00, 0x39,       // handshake length 57
+        0x00, 0x00, 0x3b,       // handshake length 59
         0x03, 0x03,             // legacy_version TLS 1.2
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, // random (32 bytes)
         0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
