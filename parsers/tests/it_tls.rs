@@ -4,8 +4,8 @@
 
 use spanwatch_parsers::stream::{drive, Direction, Parsed, Probe, StreamParser};
 use spanwatch_parsers::tls::{
-    self, content_type, ja3, ja4, ja4_o, ja4_r, parse_handshake, parse_record, ClientHello, HandshakeDetail,
-    HandshakeParser, ServerHello, TlsRecordParser, HRR_RANDOM, MAX_RECORD_LEN,
+    self, content_type, ja3, ja4, ja4_o, ja4_r, parse_handshake, parse_record, ClientHello,
+    HandshakeDetail, HandshakeParser, ServerHello, TlsRecordParser, HRR_RANDOM, MAX_RECORD_LEN,
 };
 
 /// Builds a ClientHello body from its parts (test helper, no validation).
@@ -40,7 +40,10 @@ fn sni_ext(host: &str) -> Vec<u8> {
 }
 
 fn alpn_ext(protos: &[&str]) -> Vec<u8> {
-    let list: Vec<u8> = protos.iter().flat_map(|p| with_len8(p.as_bytes())).collect();
+    let list: Vec<u8> = protos
+        .iter()
+        .flat_map(|p| with_len8(p.as_bytes()))
+        .collect();
     with_len16(&list)
 }
 
@@ -92,7 +95,9 @@ fn hellos_from_stream(stream: &[u8]) -> (Vec<Vec<u8>>, usize) {
         nrec += 1;
         if r.content_type == content_type::HANDSHAKE {
             hs.extend_from_slice(r.fragment);
-            let out = drive(&mut HandshakeParser, &hs, Direction::ToServer, |h| bodies.push(h.body.to_vec()));
+            let out = drive(&mut HandshakeParser, &hs, Direction::ToServer, |h| {
+                bodies.push(h.body.to_vec())
+            });
             hs.drain(..out.consumed);
         }
     });
@@ -108,13 +113,15 @@ fn hellos_from_stream(stream: &[u8]) -> (Vec<Vec<u8>>, usize) {
 fn foxio_example() -> Vec<u8> {
     let grease_ext = (0x3a3a, vec![]);
     let ciphers = [
-        0x4a4a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d,
-        0x002f, 0x0035,
+        0x4a4a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+        0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
     ];
-    let sigalgs = u16s(&[0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]);
+    let sigalgs = u16s(&[
+        0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+    ]);
     let ext_order: [u16; 16] = [
-        0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012, 0x002b, 0xff01, 0x000b,
-        0x000a, 0x0015,
+        0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023, 0x0012,
+        0x002b, 0xff01, 0x000b, 0x000a, 0x0015,
     ];
     let mut extensions = vec![grease_ext.clone()];
     for t in ext_order {
@@ -137,7 +144,11 @@ fn foxio_example() -> Vec<u8> {
         extensions.push((t, body));
     }
     extensions.push((0xfafa, vec![0]));
-    client_hello_body(&HelloSpec { version: 0x0303, ciphers: &ciphers, extensions })
+    client_hello_body(&HelloSpec {
+        version: 0x0303,
+        ciphers: &ciphers,
+        extensions,
+    })
 }
 
 #[test]
@@ -183,10 +194,17 @@ fn ja3_hash_of_the_salesforce_readme_example() {
         (0x000a, with_len16(&u16s(&[23, 24, 25]))),
         (0x000b, with_len8(&[0])),
     ];
-    let body = client_hello_body(&HelloSpec { version: 0x0301, ciphers: &ciphers, extensions });
+    let body = client_hello_body(&HelloSpec {
+        version: 0x0301,
+        ciphers: &ciphers,
+        extensions,
+    });
     let ch = ClientHello::parse(&body).unwrap();
     let j = ja3(&ch);
-    assert_eq!(j.string, "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0");
+    assert_eq!(
+        j.string,
+        "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"
+    );
     assert_eq!(j.hash, "ada70206e40642a3e4461f35503241d5");
     // TLS 1.0, SNI, 12 ciphers, 3 extensions, no ALPN
     assert!(ja4(&ch).starts_with("t10d120300_"));
@@ -202,7 +220,10 @@ fn client_hello_split_over_three_records_reassembles() {
     assert_eq!(bodies.len(), 1);
     let ch = ClientHello::parse(&bodies[0]).unwrap();
     assert_eq!(ch.sni(), Some("www.example.com"));
-    assert_eq!(ch.alpn().collect::<Vec<_>>(), [b"h2".as_slice(), b"http/1.1"]);
+    assert_eq!(
+        ch.alpn().collect::<Vec<_>>(),
+        [b"h2".as_slice(), b"http/1.1"]
+    );
 }
 
 #[test]
@@ -217,7 +238,9 @@ fn client_hello_split_over_three_tcp_segments_waits_for_the_record() {
     let ab = [a, b].concat();
     assert_eq!(parse_record(&ab), Parsed::Incomplete { needed: c.len() });
     let all = [a, b, c].concat();
-    let Parsed::Message { consumed, message } = parse_record(&all) else { panic!() };
+    let Parsed::Message { consumed, message } = parse_record(&all) else {
+        panic!()
+    };
     assert_eq!(consumed, all.len());
     assert_eq!(message.first_handshake_type(), Some(1));
 }
@@ -236,7 +259,11 @@ fn ten_kilobyte_post_quantum_client_hello_across_records() {
         (0x0033, with_len16(&ks)),
         (0x0015, vec![0; 9000]),
     ];
-    let body = client_hello_body(&HelloSpec { version: 0x0303, ciphers: &[0x1301], extensions });
+    let body = client_hello_body(&HelloSpec {
+        version: 0x0303,
+        ciphers: &[0x1301],
+        extensions,
+    });
     assert!(body.len() > 10_000);
     let hs = handshake(1, &body);
     let stream = records(22, 0x0301, &hs, 2048);
@@ -246,7 +273,10 @@ fn ten_kilobyte_post_quantum_client_hello_across_records() {
     assert_eq!(ch.key_share_groups().collect::<Vec<_>>(), [0x11ec, 0x001d]);
     assert_eq!(ch.sni(), Some("pq.example"));
     // The handshake parser alone, fed byte by byte, asks for exactly the rest.
-    assert_eq!(parse_handshake(&hs[..4]), Parsed::Incomplete { needed: body.len() });
+    assert_eq!(
+        parse_handshake(&hs[..4]),
+        Parsed::Incomplete { needed: body.len() }
+    );
 }
 
 #[test]
@@ -257,7 +287,11 @@ fn encrypted_client_hello_extension_keeps_outer_sni() {
     ech.extend(with_len16(&[0x77; 32])); // enc
     ech.extend(with_len16(&[0x99; 200])); // payload
     let extensions = vec![(0x0000, sni_ext("public.example")), (0xfe0d, ech)];
-    let body = client_hello_body(&HelloSpec { version: 0x0303, ciphers: &[0x1301], extensions });
+    let body = client_hello_body(&HelloSpec {
+        version: 0x0303,
+        ciphers: &[0x1301],
+        extensions,
+    });
     let ch = ClientHello::parse(&body).unwrap();
     assert!(ch.has_ech());
     assert_eq!(ch.ech_type(), Some(0));
@@ -288,23 +322,35 @@ fn hello_retry_request_then_second_client_hello_on_one_connection() {
     let ch1 = client_hello_body(&HelloSpec {
         version: 0x0303,
         ciphers: &[0x1301],
-        extensions: vec![(0x002b, with_len8(&u16s(&[0x0304]))), (0x0033, with_len16(&[0x00, 0x1d, 0x00, 0x01, 0x07]))],
+        extensions: vec![
+            (0x002b, with_len8(&u16s(&[0x0304]))),
+            (0x0033, with_len16(&[0x00, 0x1d, 0x00, 0x01, 0x07])),
+        ],
     });
     let ch2 = client_hello_body(&HelloSpec {
         version: 0x0303,
         ciphers: &[0x1301],
-        extensions: vec![(0x002b, with_len8(&u16s(&[0x0304]))), (0x0033, with_len16(&[0x00, 0x17, 0x00, 0x01, 0x04]))],
+        extensions: vec![
+            (0x002b, with_len8(&u16s(&[0x0304]))),
+            (0x0033, with_len16(&[0x00, 0x17, 0x00, 0x01, 0x04])),
+        ],
     });
     let mut client = records(22, 0x0301, &handshake(1, &ch1), MAX_RECORD_LEN);
     client.extend([20, 3, 3, 0, 1, 1]); // change_cipher_spec (middlebox compatibility)
     client.extend(records(22, 0x0303, &handshake(1, &ch2), MAX_RECORD_LEN));
     let (bodies, nrec) = hellos_from_stream(&client);
     assert_eq!(nrec, 3);
-    let groups: Vec<Vec<u16>> =
-        bodies.iter().map(|b| ClientHello::parse(b).unwrap().key_share_groups().collect()).collect();
+    let groups: Vec<Vec<u16>> = bodies
+        .iter()
+        .map(|b| ClientHello::parse(b).unwrap().key_share_groups().collect())
+        .collect();
     assert_eq!(groups, [vec![0x001d], vec![0x0017]]);
     // Server: HelloRetryRequest is a ServerHello with the special random.
-    let hrr = server_hello_body(HRR_RANDOM, 0x1301, &[(0x002b, vec![0x03, 0x04]), (0x0033, vec![0x00, 0x17])]);
+    let hrr = server_hello_body(
+        HRR_RANDOM,
+        0x1301,
+        &[(0x002b, vec![0x03, 0x04]), (0x0033, vec![0x00, 0x17])],
+    );
     let sh = ServerHello::parse(&hrr).unwrap();
     assert!(sh.is_hello_retry_request());
     assert_eq!(sh.selected_version(), Some(0x0304));
@@ -319,11 +365,21 @@ fn several_handshake_messages_in_one_record() {
     let mut hs = handshake(2, &sh);
     hs.extend(handshake(14, &[]));
     let stream = records(22, 0x0303, &hs, MAX_RECORD_LEN);
-    let Parsed::Message { message: rec, .. } = parse_record(&stream) else { panic!() };
+    let Parsed::Message { message: rec, .. } = parse_record(&stream) else {
+        panic!()
+    };
     let mut kinds = Vec::new();
-    let out = drive(&mut HandshakeParser, rec.fragment, Direction::ToClient, |h| {
-        kinds.push((h.msg_type, matches!(h.detail, HandshakeDetail::ServerHello(_))))
-    });
+    let out = drive(
+        &mut HandshakeParser,
+        rec.fragment,
+        Direction::ToClient,
+        |h| {
+            kinds.push((
+                h.msg_type,
+                matches!(h.detail, HandshakeDetail::ServerHello(_)),
+            ))
+        },
+    );
     assert_eq!(kinds, [(2, true), (14, false)]);
     assert_eq!(out.consumed, rec.fragment.len());
 }
@@ -335,9 +391,16 @@ fn oversized_record_is_invalid_and_resync_finds_the_next_record() {
     let mut stream = vec![22, 3, 3, 0x48, 0x01];
     stream.extend([0xee; 7]);
     stream.extend([21, 3, 3, 0, 2, 2, 40]); // alert: fatal handshake_failure
-    assert_eq!(parse_record(&stream), Parsed::Invalid { reason: "record_too_long" });
+    assert_eq!(
+        parse_record(&stream),
+        Parsed::Invalid {
+            reason: "record_too_long"
+        }
+    );
     let mut got = Vec::new();
-    let out = drive(&mut TlsRecordParser, &stream, Direction::ToClient, |r| got.push((r.content_type, r.fragment.to_vec())));
+    let out = drive(&mut TlsRecordParser, &stream, Direction::ToClient, |r| {
+        got.push((r.content_type, r.fragment.to_vec()))
+    });
     assert_eq!(out.invalid, 1);
     assert_eq!(got, [(21, vec![2, 40])]);
 }
@@ -353,7 +416,10 @@ fn probe_is_port_independent_and_rejects_non_tls() {
     // Application data first (mid-stream pickup) is not a start of TLS.
     assert_eq!(tls::probe(&[23, 3, 3, 0, 10]), Probe::NoMatch);
     // A Modbus/TCP request is not TLS.
-    assert_eq!(tls::probe(&[0, 1, 0, 0, 0, 6, 0x11, 3, 0, 0x6b, 0, 3]), Probe::NoMatch);
+    assert_eq!(
+        tls::probe(&[0, 1, 0, 0, 0, 6, 0x11, 3, 0, 0x6b, 0, 3]),
+        Probe::NoMatch
+    );
 }
 
 #[test]
@@ -372,7 +438,12 @@ fn malformed_extension_block_keeps_the_prefix_and_flags_it() {
     assert_eq!(ch.extensions().count(), 1);
     let mut stuck = HandshakeParser;
     // A too-long handshake length is broken framing.
-    assert_eq!(stuck.parse(&[1, 0xff, 0xff, 0xff], Direction::ToServer), Parsed::Invalid { reason: "handshake_too_long" });
+    assert_eq!(
+        stuck.parse(&[1, 0xff, 0xff, 0xff], Direction::ToServer),
+        Parsed::Invalid {
+            reason: "handshake_too_long"
+        }
+    );
 }
 
 #[test]
@@ -401,13 +472,26 @@ fn minimal_client_hello_bytes_field_by_field() {
         b'h',                   //     "h"
         0x00, 0x0b, 0x00, 0x00, //   ec_point_formats, length 0 (malformed list)
     ];
-    let Parsed::Message { consumed, message: rec } = parse_record(record) else { panic!() };
+    let Parsed::Message {
+        consumed,
+        message: rec,
+    } = parse_record(record)
+    else {
+        panic!()
+    };
     assert_eq!(consumed, record.len());
     assert_eq!((rec.content_type, rec.version), (22, 0x0301));
-    let Parsed::Message { message: hs, .. } = parse_handshake(rec.fragment) else { panic!() };
-    let HandshakeDetail::ClientHello(ch) = hs.detail else { panic!() };
+    let Parsed::Message { message: hs, .. } = parse_handshake(rec.fragment) else {
+        panic!()
+    };
+    let HandshakeDetail::ClientHello(ch) = hs.detail else {
+        panic!()
+    };
     assert_eq!(ch.version, 0x0303);
-    assert_eq!(ch.cipher_suites.iter().collect::<Vec<_>>(), [0x0a0a, 0xc02f]);
+    assert_eq!(
+        ch.cipher_suites.iter().collect::<Vec<_>>(),
+        [0x0a0a, 0xc02f]
+    );
     assert_eq!(ch.sni(), Some("h"));
     assert!(ch.flags.grease);
     assert!(ch.flags.extension_list_malformed);
