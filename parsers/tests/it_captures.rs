@@ -145,7 +145,8 @@ struct Segment<'a> {
     payload: &'a [u8],
 }
 
-fn tcp_segment(link: u32, frame: &[u8]) -> Option<Segment<'_>> {
+/// (source, destination, IP protocol, transport bytes) of one frame.
+fn ip_layer(link: u32, frame: &[u8]) -> Option<(IpAddr, IpAddr, u8, &[u8])> {
     let mut ip = match link {
         1 => {
             let mut et = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
@@ -163,13 +164,10 @@ fn tcp_segment(link: u32, frame: &[u8]) -> Option<Segment<'_>> {
         101 | 228 | 229 => frame,
         _ => return None,
     };
-    let (src_ip, dst_ip, l4): (IpAddr, IpAddr, &[u8]) = match ip.first()? >> 4 {
+    let (src_ip, dst_ip, proto, l4): (IpAddr, IpAddr, u8, &[u8]) = match ip.first()? >> 4 {
         4 => {
             let ihl = (ip[0] & 0x0f) as usize * 4;
             let total = u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]) as usize;
-            if *ip.get(9)? != 6 {
-                return None;
-            }
             let frag = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
             if frag & 0x1fff != 0 {
                 return None;
@@ -177,23 +175,52 @@ fn tcp_segment(link: u32, frame: &[u8]) -> Option<Segment<'_>> {
             let s: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
             let d: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
             ip = ip.get(..total.min(ip.len()))?;
-            (IpAddr::from(s), IpAddr::from(d), ip.get(ihl..)?)
+            (IpAddr::from(s), IpAddr::from(d), ip[9], ip.get(ihl..)?)
         }
         6 => {
-            if *ip.get(6)? != 6 {
-                return None;
-            }
             let plen = u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]) as usize;
             let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            let proto = *ip.get(6)?;
             (
                 IpAddr::from(s),
                 IpAddr::from(d),
+                proto,
                 ip.get(40..40 + plen.min(ip.len() - 40))?,
             )
         }
         _ => return None,
     };
+    Some((src_ip, dst_ip, proto, l4))
+}
+
+/// (source port, destination port, payload) of every UDP datagram.
+fn udp_datagrams(file: &[u8]) -> Vec<(u16, u16, &[u8])> {
+    let mut out = Vec::new();
+    for (link, f) in frames(file) {
+        let Some((_, _, 17, l4)) = ip_layer(link, f) else {
+            continue;
+        };
+        let (Some(h), Some(p)) = (l4.get(..8), l4.get(8..)) else {
+            continue;
+        };
+        let len = (u16::from_be_bytes([h[4], h[5]]) as usize)
+            .saturating_sub(8)
+            .min(p.len());
+        out.push((
+            u16::from_be_bytes([h[0], h[1]]),
+            u16::from_be_bytes([h[2], h[3]]),
+            &p[..len],
+        ));
+    }
+    out
+}
+
+fn tcp_segment(link: u32, frame: &[u8]) -> Option<Segment<'_>> {
+    let (src_ip, dst_ip, proto, l4) = ip_layer(link, frame)?;
+    if proto != 6 {
+        return None;
+    }
     let sport = u16::from_be_bytes([*l4.first()?, *l4.get(1)?]);
     let dport = u16::from_be_bytes([*l4.get(2)?, *l4.get(3)?]);
     let seq = u32::from_be_bytes(l4.get(4..8)?.try_into().ok()?);
@@ -1093,4 +1120,68 @@ fn smtp_two_sessions_auth_multiple_rcpt_qp_html_urls() {
     );
     assert_eq!(m.headers.subject.as_deref(), Some("Re: Bro SMTP CC Header"));
     assert_eq!(m.parts[0].md5, "f6bf92b103a9d008e070c53bdf9a640c");
+}
+
+// ---------------------------------------------------------------------------
+// DNS over UDP
+// ---------------------------------------------------------------------------
+
+#[test]
+fn dns_over_udp_in_a_browsing_capture_matches_tshark() {
+    use spanwatch_parsers::dns::{self, RData};
+    let Some(file) = capture("tls/suricata-verify_tls-subjectaltname.pcap") else {
+        return;
+    };
+    // One line per message, formatted like
+    // tshark -Y 'dns && udp.port==53' -T fields -E separator='|' -e dns.id
+    //   -e dns.flags.response -e dns.flags.rcode -e dns.qry.name -e dns.qry.type -e dns.a -e dns.cname
+    let mut lines = Vec::new();
+    for (sp, dp, payload) in udp_datagrams(&file) {
+        if sp != 53 && dp != 53 {
+            continue;
+        }
+        assert_eq!(dns::probe(payload), spanwatch_parsers::stream::Probe::Match);
+        let m = dns::parse_message(payload).expect("dns");
+        let q = m.questions().next().expect("question");
+        let a: Vec<String> = m
+            .answers()
+            .filter_map(|r| {
+                if let RData::A(a) = r.rdata {
+                    Some(a.to_string())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let cname: Vec<String> = m
+            .answers()
+            .filter_map(|r| {
+                if let RData::Cname(n) = r.rdata {
+                    Some(n.to_dotted())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        lines.push(format!(
+            "0x{:04x}|{}|{}|{}|{}|{}|{}",
+            m.header.id,
+            m.header.qr() as u8,
+            if m.header.qr() {
+                m.header.rcode().to_string()
+            } else {
+                String::new()
+            },
+            q.name.to_dotted(),
+            q.qtype,
+            a.join(","),
+            cname.join(",")
+        ));
+    }
+    assert_eq!(lines.len(), 74);
+    assert_eq!(lines[1], "0x17c1|1|0|mamzon.ru|1|138.201.208.22|");
+    assert_eq!(
+        md5_of_sorted_lines(lines),
+        "6f11bf33dd07d742e36de30cd6ed7fdb"
+    );
 }
