@@ -1185,3 +1185,66 @@ fn dns_over_udp_in_a_browsing_capture_matches_tshark() {
         "6f11bf33dd07d742e36de30cd6ed7fdb"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Fuzz seeds
+// ---------------------------------------------------------------------------
+
+/// Regenerates `parsers/fuzz/corpus/{tls,smtp,dns}` from the captures:
+/// `cargo test -p spanwatch-parsers --test it_captures write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let Some(dir) = pcaps_dir() else {
+        eprintln!("SKIP: ../shared/pcaps absent");
+        return;
+    };
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let write = |proto: &str, name: &str, bytes: &[u8]| {
+        let d = out.join(proto);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), &bytes[..bytes.len().min(16 * 1024)]).unwrap();
+    };
+    let tcp = |rel: &str| tcp_streams(&std::fs::read(dir.join(rel)).unwrap());
+    for (rel, name) in [
+        ("tls/zeek_tls13_wolfssl.pcap", "wolfssl"),
+        ("tls/zeek_tls1.2.pcap", "tls12"),
+        ("tls/zeek_chrome-1250-tls-x25519-kyber.pcap", "chrome_kyber"),
+        ("tls/zeek_hrr.pcap", "hrr"),
+        ("tls/zeek_tls13-ech.pcap", "ech"),
+    ] {
+        let s = tcp(rel);
+        let c = &s.iter().find(|c| !c.2.to_server.is_empty()).unwrap().2;
+        write("tls", &format!("{name}_client"), &c.to_server);
+        write("tls", &format!("{name}_server"), &c.to_client);
+    }
+    let retina = tcp("tls/retina_tls_ciphers.pcap");
+    let v2 = retina.iter().find(|c| c.2.to_server.first().is_some_and(|b| b & 0x80 != 0)).unwrap();
+    write("tls", "sslv2_hello_client", &v2.2.to_server);
+    for (rel, name) in [
+        ("smtp/zeek_rfc3030-bdat-multipart-chunked.pcap", "bdat"),
+        ("smtp/zeek_smtp-starttls.pcap", "starttls"),
+        ("smtp/zeek_smtp-attachment-msg.pcap", "one_sided"),
+    ] {
+        let s = tcp(rel);
+        let c = &s.iter().find(|c| c.1.port == 25).unwrap().2;
+        write("smtp", &format!("{name}_client"), &c.to_server);
+        if !c.to_client.is_empty() {
+            write("smtp", &format!("{name}_server"), &c.to_client);
+        }
+    }
+    // zeek_smtp.pcap's second session: three RCPTs, folded Cc (no AUTH
+    // secrets in the corpus).
+    let s = tcp("smtp/zeek_smtp.pcap");
+    let albert = s.iter().filter(|c| c.1.port == 25).nth(1).unwrap();
+    write("smtp", "multi_rcpt_client", &albert.2.to_server);
+    write("smtp", "multi_rcpt_server", &albert.2.to_client);
+    let file = std::fs::read(dir.join("tls/suricata-verify_tls-subjectaltname.pcap")).unwrap();
+    for (i, (_, _, p)) in udp_datagrams(&file).into_iter().filter(|d| d.0 == 53 || d.1 == 53).take(8).enumerate() {
+        write("dns", &format!("udp_{i}"), p);
+        // The same message with a TCP length prefix.
+        let mut t = (p.len() as u16).to_be_bytes().to_vec();
+        t.extend_from_slice(p);
+        write("dns", &format!("tcp_{i}"), &t);
+    }
+}
