@@ -199,6 +199,7 @@ pub struct MimeScanner {
     boundaries: Vec<Vec<u8>>,
     leaf: Option<Leaf>,
     text: Vec<u8>,
+    scratch: Vec<u8>,
     summary: MimeSummary,
     scanned: u64,
 }
@@ -221,6 +222,7 @@ impl MimeScanner {
             boundaries: Vec::new(),
             leaf: None,
             text: Vec::new(),
+            scratch: Vec::new(),
             summary: MimeSummary::default(),
             scanned: 0,
         }
@@ -550,6 +552,7 @@ impl MimeScanner {
         if leaf.scan_urls {
             self.text_push(&out);
         }
+        self.scratch = out;
     }
 
     fn text_push(&mut self, mut b: &[u8]) {
@@ -636,10 +639,11 @@ fn flush_b64(leaf: &mut Leaf, out: &mut Vec<u8>) {
 }
 
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write as _;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
+    for &x in b {
+        s.push(DIGITS[(x >> 4) as usize] as char);
+        s.push(DIGITS[(x & 0x0f) as usize] as char);
     }
     s
 }

@@ -25,12 +25,31 @@ pub struct Ja3 {
     pub hash: String,
 }
 
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+    for &b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0x0f) as usize] as char);
     }
     s
+}
+
+fn push_dec(out: &mut String, mut v: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &c in &buf[i..] {
+        out.push(c as char);
+    }
 }
 
 fn md5_hex(s: &str) -> String {
@@ -42,7 +61,7 @@ fn join_dec<I: Iterator<Item = u32>>(out: &mut String, it: I) {
         if i > 0 {
             out.push('-');
         }
-        let _ = write!(out, "{v}");
+        push_dec(out, v);
     }
 }
 
@@ -117,11 +136,13 @@ fn alpn_code(first: Option<&[u8]>) -> String {
 }
 
 fn hex_list(out: &mut String, vals: &[u16]) {
-    for (i, v) in vals.iter().enumerate() {
+    for (i, &v) in vals.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{v:04x}");
+        for shift in [12u16, 8, 4, 0] {
+            out.push(DIGITS[((v >> shift) & 0x0f) as usize] as char);
+        }
     }
 }
 
