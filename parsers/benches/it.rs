@@ -6,9 +6,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use spanwatch_parsers::dns;
-use spanwatch_parsers::smtp::{ClientEvent, MimeScanner, ServerEvent, SmtpClientParser, SmtpServerParser};
+use spanwatch_parsers::smtp::{
+    ClientEvent, MimeScanner, ServerEvent, SmtpClientParser, SmtpServerParser,
+};
 use spanwatch_parsers::stream::{drive, Direction, Probe};
-use spanwatch_parsers::tls::{self, content_type, HandshakeDetail, HandshakeParser, TlsRecordParser};
+use spanwatch_parsers::tls::{
+    self, content_type, HandshakeDetail, HandshakeParser, TlsRecordParser,
+};
 use std::hint::black_box;
 
 const CHROME_CLIENT: &[u8] = include_bytes!("../fuzz/corpus/tls/chrome_kyber_client");
@@ -41,29 +45,39 @@ fn tls_stream(stream: &[u8], fingerprints: bool) -> usize {
             return;
         }
         hs.extend_from_slice(r.fragment);
-        let out = drive(&mut HandshakeParser, &hs, Direction::ToServer, |h| match h.detail {
-            HandshakeDetail::ClientHello(ch) => {
-                if fingerprints {
-                    black_box(tls::ja3(&ch));
-                    black_box(tls::ja4(&ch));
+        let out = drive(
+            &mut HandshakeParser,
+            &hs,
+            Direction::ToServer,
+            |h| match h.detail {
+                HandshakeDetail::ClientHello(ch) => {
+                    if fingerprints {
+                        black_box(tls::ja3(&ch));
+                        black_box(tls::ja4(&ch));
+                    }
+                    n += ch.sni().is_some() as usize;
                 }
-                n += ch.sni().is_some() as usize;
-            }
-            HandshakeDetail::ServerHello(sh) => {
-                if fingerprints {
-                    black_box(tls::ja3s(&sh));
+                HandshakeDetail::ServerHello(sh) => {
+                    if fingerprints {
+                        black_box(tls::ja3s(&sh));
+                    }
+                    n += 1;
+                    encrypted |= sh.selected_version() == Some(0x0304);
                 }
-                n += 1;
-                encrypted |= sh.selected_version() == Some(0x0304);
-            }
-            HandshakeDetail::Certificate(c) => {
-                if let Some(x) = c.first().and_then(|d| tls::parse_x509(d).ok()) {
-                    black_box((x.subject_string(), x.issuer_string(), x.serial_string(), x.fingerprint_sha1()));
-                    n += x.dns_names().count();
+                HandshakeDetail::Certificate(c) => {
+                    if let Some(x) = c.first().and_then(|d| tls::parse_x509(d).ok()) {
+                        black_box((
+                            x.subject_string(),
+                            x.issuer_string(),
+                            x.serial_string(),
+                            x.fingerprint_sha1(),
+                        ));
+                        n += x.dns_names().count();
+                    }
                 }
-            }
-            _ => {}
-        });
+                _ => {}
+            },
+        );
         hs.drain(..out.consumed);
     });
     n
@@ -95,15 +109,27 @@ fn smtp_client(stream: &[u8]) -> (usize, usize) {
     drive(&mut p, stream, Direction::ToServer, |e| match e {
         ClientEvent::Command(_) => commands += 1,
         ClientEvent::DataChunk { data, end } => {
-            scanner.get_or_insert_with(|| MimeScanner::new(true)).feed(data);
+            scanner
+                .get_or_insert_with(|| MimeScanner::new(true))
+                .feed(data);
             if end {
-                attachments += scanner.take().map(|s| s.finish().attachments().count()).unwrap_or(0);
+                attachments += scanner
+                    .take()
+                    .map(|s| s.finish().attachments().count())
+                    .unwrap_or(0);
             }
         }
-        ClientEvent::BdatChunk { data, message_end, .. } => {
-            scanner.get_or_insert_with(|| MimeScanner::new(false)).feed(data);
+        ClientEvent::BdatChunk {
+            data, message_end, ..
+        } => {
+            scanner
+                .get_or_insert_with(|| MimeScanner::new(false))
+                .feed(data);
             if message_end {
-                attachments += scanner.take().map(|s| s.finish().attachments().count()).unwrap_or(0);
+                attachments += scanner
+                    .take()
+                    .map(|s| s.finish().attachments().count())
+                    .unwrap_or(0);
             }
         }
         _ => {}
@@ -144,7 +170,9 @@ fn bench_dns(c: &mut Criterion) {
         b.iter(|| {
             let mut records = 0usize;
             for m in DNS_UDP {
-                let Ok(msg) = dns::parse_message(black_box(m)) else { panic!("dns seed") };
+                let Ok(msg) = dns::parse_message(black_box(m)) else {
+                    panic!("dns seed")
+                };
                 records += msg.qd;
                 for (_, r) in msg.records() {
                     black_box(r.rdata);
@@ -157,7 +185,10 @@ fn bench_dns(c: &mut Criterion) {
     });
     g.bench_function("probe_8_udp_messages", |b| {
         b.iter(|| {
-            let n = DNS_UDP.iter().filter(|m| dns::probe(black_box(m)) == Probe::Match).count();
+            let n = DNS_UDP
+                .iter()
+                .filter(|m| dns::probe(black_box(m)) == Probe::Match)
+                .count();
             assert_eq!(n, 8);
         })
     });

@@ -481,7 +481,7 @@ pub fn probe(input: &[u8]) -> Probe {
         return Probe::NeedMore;
     };
     // A hello is at least version(2)+random(32)+session id len(1)+...
-    if hs_len < 38 || hs_len > MAX_HANDSHAKE_LEN {
+    if !(38..=MAX_HANDSHAKE_LEN).contains(&hs_len) {
         return Probe::NoMatch;
     }
     let Some(&vmaj) = input.get(9) else {
@@ -505,6 +505,9 @@ pub struct Handshake<'a> {
 }
 
 /// The decoded handshake body.
+// The hello views are a few hundred bytes of borrowed slices; boxing them
+// would cost an allocation per handshake message for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeDetail<'a> {
     /// A ClientHello.

@@ -294,14 +294,13 @@ fn tcp_streams(file: &[u8]) -> Vec<(Endpoint, Endpoint, Conn)> {
     }
     let mut out = Vec::new();
     for key in order {
-        let client = client_of.get(&key).copied().unwrap_or_else(|| {
-            // No handshake seen: the higher port is the client.
-            if key.0.port > key.1.port {
-                key.0
-            } else {
-                key.1
-            }
-        });
+        // No handshake seen: the higher port is the client.
+        let guess = if key.0.port > key.1.port {
+            key.0
+        } else {
+            key.1
+        };
+        let client = client_of.get(&key).copied().unwrap_or(guess);
         let server = if client == key.0 { key.1 } else { key.0 };
         let cat = |d: Option<&Dir>| -> Vec<u8> {
             let mut v = Vec::new();
@@ -1219,7 +1218,10 @@ fn write_fuzz_seeds() {
         write("tls", &format!("{name}_server"), &c.to_client);
     }
     let retina = tcp("tls/retina_tls_ciphers.pcap");
-    let v2 = retina.iter().find(|c| c.2.to_server.first().is_some_and(|b| b & 0x80 != 0)).unwrap();
+    let v2 = retina
+        .iter()
+        .find(|c| c.2.to_server.first().is_some_and(|b| b & 0x80 != 0))
+        .unwrap();
     write("tls", "sslv2_hello_client", &v2.2.to_server);
     for (rel, name) in [
         ("smtp/zeek_rfc3030-bdat-multipart-chunked.pcap", "bdat"),
@@ -1240,7 +1242,12 @@ fn write_fuzz_seeds() {
     write("smtp", "multi_rcpt_client", &albert.2.to_server);
     write("smtp", "multi_rcpt_server", &albert.2.to_client);
     let file = std::fs::read(dir.join("tls/suricata-verify_tls-subjectaltname.pcap")).unwrap();
-    for (i, (_, _, p)) in udp_datagrams(&file).into_iter().filter(|d| d.0 == 53 || d.1 == 53).take(8).enumerate() {
+    for (i, (_, _, p)) in udp_datagrams(&file)
+        .into_iter()
+        .filter(|d| d.0 == 53 || d.1 == 53)
+        .take(8)
+        .enumerate()
+    {
         write("dns", &format!("udp_{i}"), p);
         // The same message with a TCP length prefix.
         let mut t = (p.len() as u16).to_be_bytes().to_vec();

@@ -26,7 +26,9 @@ impl Rng {
 }
 
 fn seeds(proto: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(proto);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(proto);
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| {
@@ -75,7 +77,10 @@ fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
 
 /// `SPANWATCH_FUZZ_ROUNDS=N` multiplies the rounds (longer local runs).
 fn smoke(proto: &str, f: fn(&[u8]), rounds: usize) {
-    let scale: usize = std::env::var("SPANWATCH_FUZZ_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let scale: usize = std::env::var("SPANWATCH_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let rounds = rounds.saturating_mul(scale);
     let seeds = seeds(proto);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ proto.len() as u64);

@@ -258,7 +258,8 @@ fn starttls_then_tls_bytes() {
 
 #[test]
 fn mail_and_rcpt_paths_and_params() {
-    let cases: [(&[u8], Verb, &[u8], &[u8], bool); 5] = [
+    type Case = (&'static [u8], Verb, &'static [u8], &'static [u8], bool);
+    let cases: [Case; 5] = [
         (
             b"MAIL FROM:<a@b.example> SIZE=1200 BODY=8BITMIME\r\n",
             Verb::Mail,

@@ -503,27 +503,27 @@ impl MimeScanner {
         let mut out: Vec<u8> = Vec::new();
         match leaf.enc {
             Encoding::Base64 => {
+                out.reserve(line.len() / 4 * 3 + 3);
                 for &c in line {
                     if leaf.b64_done {
                         break;
                     }
-                    let v = match c {
-                        b'A'..=b'Z' => c - b'A',
-                        b'a'..=b'z' => c - b'a' + 26,
-                        b'0'..=b'9' => c - b'0' + 52,
-                        b'+' => 62,
-                        b'/' => 63,
-                        b'=' => {
-                            flush_b64(leaf, &mut out);
-                            leaf.b64_done = true;
-                            continue;
+                    let v = B64_VALUE[c as usize];
+                    if v < 64 {
+                        leaf.b64[leaf.b64_n & 3] = v;
+                        leaf.b64_n += 1;
+                        if leaf.b64_n == 4 {
+                            let q = leaf.b64;
+                            out.extend_from_slice(&[
+                                (q[0] << 2) | (q[1] >> 4),
+                                (q[1] << 4) | (q[2] >> 2),
+                                (q[2] << 6) | q[3],
+                            ]);
+                            leaf.b64_n = 0;
                         }
-                        _ => continue,
-                    };
-                    leaf.b64[leaf.b64_n] = v;
-                    leaf.b64_n += 1;
-                    if leaf.b64_n == 4 {
+                    } else if c == b'=' {
                         flush_b64(leaf, &mut out);
+                        leaf.b64_done = true;
                     }
                 }
             }
@@ -622,6 +622,25 @@ impl MimeScanner {
         }
     }
 }
+
+/// Base64 alphabet value of each byte; 64 for bytes outside the alphabet.
+const B64_VALUE: [u8; 256] = {
+    let mut t = [64u8; 256];
+    let mut i = 0u8;
+    while i < 26 {
+        t[(b'A' + i) as usize] = i;
+        t[(b'a' + i) as usize] = 26 + i;
+        i += 1;
+    }
+    let mut d = 0u8;
+    while d < 10 {
+        t[(b'0' + d) as usize] = 52 + d;
+        d += 1;
+    }
+    t[b'+' as usize] = 62;
+    t[b'/' as usize] = 63;
+    t
+};
 
 fn flush_b64(leaf: &mut Leaf, out: &mut Vec<u8>) {
     let q = leaf.b64;
@@ -815,7 +834,7 @@ fn encoded_word(w: &[u8]) -> Option<(String, usize)> {
         .windows(2)
         .position(|p| p == b"?=")?;
     let text = &body[text_start..text_start + rel_end];
-    if text.iter().any(|&b| b == b' ') {
+    if text.contains(&b' ') {
         return None;
     }
     let bytes = match enc {

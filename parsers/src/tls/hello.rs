@@ -210,13 +210,15 @@ fn u8_prefixed<'a>(b: &'a [u8], flags: &mut HelloFlags) -> &'a [u8] {
 }
 
 fn even<'a>(b: &'a [u8], flags: &mut HelloFlags) -> &'a [u8] {
-    if b.len() % 2 != 0 {
+    if b.len() & 1 != 0 {
         flags.extension_list_malformed = true;
     }
     &b[..b.len() & !1]
 }
 
-/// A parsed ClientHello, borrowing the handshake body.
+/// A parsed ClientHello, borrowing the handshake body. The record-layer
+/// version is not part of the handshake; it is [`super::TlsRecord::version`]
+/// of the record that started the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientHello<'a> {
     /// legacy_version (the handshake version; 0x0303 for TLS 1.2 and 1.3).
@@ -271,7 +273,7 @@ impl<'a> ClientHello<'a> {
         let cs_len = super::be16(body, off).ok_or("cipher_suites_length")? as usize;
         off += 2;
         let cs = body.get(off..off + cs_len).ok_or("cipher_suites_length")?;
-        if cs_len % 2 != 0 {
+        if cs_len & 1 != 0 {
             flags.cipher_list_odd = true;
         }
         off += cs_len;
