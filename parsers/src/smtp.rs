@@ -57,13 +57,13 @@ pub enum Verb {
     Helo,
     /// EHLO domain
     Ehlo,
-    /// MAIL FROM:<path> [params]
+    /// `MAIL FROM:<path> [params]`
     Mail,
-    /// RCPT TO:<path> [params]
+    /// `RCPT TO:<path> [params]`
     Rcpt,
     /// DATA
     Data,
-    /// BDAT size [LAST]
+    /// `BDAT size [LAST]`
     Bdat,
     /// RSET
     Rset,
@@ -73,13 +73,13 @@ pub enum Verb {
     Quit,
     /// STARTTLS
     StartTls,
-    /// AUTH mechanism [initial-response]
+    /// `AUTH mechanism [initial-response]`
     Auth,
     /// VRFY string
     Vrfy,
     /// EXPN string
     Expn,
-    /// HELP [string]
+    /// `HELP [string]`
     Help,
     /// Anything else.
     Unknown,

@@ -43,7 +43,7 @@ use crate::stream::{Direction, Parsed, Probe, StreamParser};
 
 mod fingerprint;
 mod hello;
-mod x509;
+pub mod x509;
 
 pub use fingerprint::{ja3, ja3s, ja4, ja4_o, ja4_r, Ja3};
 pub use hello::{
