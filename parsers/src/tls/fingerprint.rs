@@ -10,6 +10,14 @@
 //! sorted cipher list; SHA-256/12 of the sorted extension list (without SNI
 //! and ALPN) `_` the signature algorithms in wire order. GREASE ignored
 //! everywhere. (FoxIO-LLC/ja4 technical_details/JA4.md.)
+//!
+//! Verification (tests): the JA4 / JA4_r / JA4_o of the example hello in
+//! JA4.md (`t13d1516h2_8daaf6152771_e5627efa2ab1`, `tests/it_tls.rs`); the
+//! JA3 example of the Salesforce README (`ada70206e40642a3e4461f35503241d5`);
+//! JA3 and JA3S of every hello in the shared TLS captures against tshark
+//! 4.0.17 (`tls.handshake.ja3`, `tls.handshake.ja3s`); the JA4 of the Chrome
+//! 125 capture equals FoxIO's ja4plus-mapping entry for Chromium
+//! (`t13d1516h2_8daaf6152771_02713d6af862`) (`tests/it_captures.rs`).
 
 use super::hello::{is_grease, ClientHello, ServerHello};
 use md5::{Digest as _, Md5};
