@@ -118,12 +118,7 @@ pub struct DriveOutcome {
 /// Invalid frames are counted and followed by a call to
 /// [`StreamParser::resync`]; if that finds nothing, the rest of the buffer is
 /// consumed as skipped. This never loops without progress.
-pub fn drive<'a, P, F>(
-    parser: &mut P,
-    input: &'a [u8],
-    dir: Direction,
-    mut on_message: F,
-) -> DriveOutcome
+pub fn drive<'a, P, F>(parser: &mut P, input: &'a [u8], dir: Direction, mut on_message: F) -> DriveOutcome
 where
     P: StreamParser,
     F: FnMut(P::Message<'a>),
@@ -178,24 +173,15 @@ mod tests {
     impl StreamParser for Lp {
         type Message<'a> = &'a [u8];
         fn parse<'a>(&mut self, input: &'a [u8], _dir: Direction) -> Parsed<&'a [u8]> {
-            let Some(&len) = input.first() else {
-                return Parsed::Incomplete { needed: 1 };
-            };
+            let Some(&len) = input.first() else { return Parsed::Incomplete { needed: 1 } };
             if len == 0xFF {
-                return Parsed::Invalid {
-                    reason: "bad_length",
-                };
+                return Parsed::Invalid { reason: "bad_length" };
             }
             let total = 1 + len as usize;
             if input.len() < total {
-                return Parsed::Incomplete {
-                    needed: total - input.len(),
-                };
+                return Parsed::Incomplete { needed: total - input.len() };
             }
-            Parsed::Message {
-                consumed: total,
-                message: &input[1..total],
-            }
+            Parsed::Message { consumed: total, message: &input[1..total] }
         }
         fn resync(&mut self, input: &[u8], _dir: Direction) -> Option<usize> {
             input.iter().position(|&b| b == 0x01)
@@ -206,10 +192,7 @@ mod tests {
     impl StreamParser for Stuck {
         type Message<'a> = ();
         fn parse<'a>(&mut self, _input: &'a [u8], _dir: Direction) -> Parsed<()> {
-            Parsed::Message {
-                consumed: 0,
-                message: (),
-            }
+            Parsed::Message { consumed: 0, message: () }
         }
     }
 
@@ -217,9 +200,7 @@ mod tests {
     fn three_messages_then_incomplete() {
         let input = [2, b'a', b'b', 1, b'c', 0, 3, b'x'];
         let mut got = Vec::new();
-        let o = drive(&mut Lp, &input, Direction::ToServer, |m| {
-            got.push(m.to_vec())
-        });
+        let o = drive(&mut Lp, &input, Direction::ToServer, |m| got.push(m.to_vec()));
         assert_eq!(got, vec![b"ab".to_vec(), b"c".to_vec(), vec![]]);
         assert_eq!(o.consumed, 6);
         assert_eq!(o.needed, Some(2));
@@ -230,9 +211,7 @@ mod tests {
     fn invalid_then_resync() {
         let input = [0xFF, 9, 9, 1, b'z'];
         let mut got = Vec::new();
-        let o = drive(&mut Lp, &input, Direction::ToClient, |m| {
-            got.push(m.to_vec())
-        });
+        let o = drive(&mut Lp, &input, Direction::ToClient, |m| got.push(m.to_vec()));
         assert_eq!(got, vec![b"z".to_vec()]);
         assert_eq!(o.invalid, 1);
         assert_eq!(o.skipped, 3);

@@ -1213,7 +1213,11 @@ fn write_fuzz_seeds() {
         ("tls/zeek_tls13-ech.pcap", "ech"),
     ] {
         let s = tcp(rel);
-        let c = &s.iter().find(|c| !c.2.to_server.is_empty()).unwrap().2;
+        let c = &s
+            .iter()
+            .max_by_key(|c| c.2.to_server.len().min(4096))
+            .unwrap()
+            .2;
         write("tls", &format!("{name}_client"), &c.to_server);
         write("tls", &format!("{name}_server"), &c.to_client);
     }
