@@ -170,7 +170,10 @@ fn canonical_events(recs: &[serde_json::Value]) -> Vec<String> {
                 if let Some(f) = r.pointer_mut("/stats/flow").and_then(|f| f.as_object_mut()) {
                     f.remove("peak_flows");
                 }
-                if let Some(f) = r.pointer_mut("/stats/reassembly").and_then(|f| f.as_object_mut()) {
+                if let Some(f) = r
+                    .pointer_mut("/stats/reassembly")
+                    .and_then(|f| f.as_object_mut())
+                {
                     f.remove("memcap_peak");
                 }
             }

@@ -145,10 +145,11 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let first = writer::open_target(&opts.eve, true).map_err(ReplayError::Output)?;
     let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 8);
     let reopen = Arc::new(AtomicBool::new(false));
+    let (spare_tx, spare_rx) = bounded::<Vec<u8>>(workers * 4);
     let target = opts.eve.clone();
     let writer_handle = std::thread::Builder::new()
         .name("sw-output".into())
-        .spawn(move || writer::run(target, first, out_rx, reopen))
+        .spawn(move || writer::run_with_spares(target, first, out_rx, reopen, Some(spare_tx)))
         .map_err(ReplayError::Output)?;
 
     let (obs_tx, baseline_handle) = match analyzer {
@@ -168,7 +169,8 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let mut handles = Vec::with_capacity(workers);
     for i in 0..workers {
         let (tx, rx) = bounded::<ToWorker>(cfg.runtime.queue_depth);
-        let w = Worker::new(cfg, workers, i, out_tx.clone(), obs_tx.clone());
+        let w = Worker::new(cfg, workers, i, out_tx.clone(), obs_tx.clone())
+            .with_spares(spare_rx.clone());
         handles.push(
             std::thread::Builder::new()
                 .name(format!("sw-worker-{i}"))

@@ -34,6 +34,8 @@ pub struct Worker {
     flows: FlowTable,
     out: Vec<u8>,
     out_tx: Sender<Vec<u8>>,
+    /// Empty output buffers handed back by the writer.
+    spares: Option<Receiver<Vec<u8>>>,
     stats: WorkerStats,
     flow_records: bool,
     dissect_cfg: DissectConfig,
@@ -106,6 +108,7 @@ impl Worker {
             flows: FlowTable::new(&cfg.flow, share),
             out: Vec::with_capacity(MAX_OUT_BUFFER + 4096),
             out_tx,
+            spares: None,
             stats: WorkerStats::default(),
             flow_records: cfg.output.flow_records,
             dissect_cfg: cfg.dissect.clone(),
@@ -125,6 +128,12 @@ impl Worker {
                 |_| hdrhistogram::Histogram::new(2).expect("2 significant figures is valid"),
             ),
         }
+    }
+
+    /// Reuse the writer's emptied buffers.
+    pub fn with_spares(mut self, spares: Receiver<Vec<u8>>) -> Worker {
+        self.spares = Some(spares);
+        self
     }
 
     /// Processes batches until told to finish.
@@ -310,7 +319,13 @@ impl Worker {
 
     fn flush_out(&mut self) {
         if !self.out.is_empty() {
-            let full = std::mem::replace(&mut self.out, Vec::with_capacity(MAX_OUT_BUFFER + 4096));
+            let next = self
+                .spares
+                .as_ref()
+                .and_then(|r| r.try_recv().ok())
+                .filter(|v| v.capacity() >= MAX_OUT_BUFFER)
+                .unwrap_or_else(|| Vec::with_capacity(MAX_OUT_BUFFER + 4096));
+            let full = std::mem::replace(&mut self.out, next);
             // The writer only goes away on an output error, reported by the runtime.
             let _ = self.out_tx.send(full);
         }
