@@ -19,6 +19,8 @@ use spanwatch_parsers::stream::Direction;
 
 /// Output buffered by a worker before it is handed to the writer thread.
 const MAX_OUT_BUFFER: usize = 256 * 1024;
+/// Observations buffered by a worker before they are handed to the baseline.
+const MAX_OBS_BUFFER: usize = 8192;
 
 /// What a worker returns when its input ends.
 pub struct WorkerResult {
@@ -54,6 +56,9 @@ pub struct Worker {
 /// The output side of a worker, split from the decoder and flow table so
 /// that a flow can be written while a packet borrowed from the decoder is live.
 struct Emit<'a> {
+    out_tx: &'a Sender<Vec<u8>>,
+    obs_tx: Option<&'a Sender<ObsBatch>>,
+    worker_id: usize,
     mem: &'a mut ReassemblyMemcap,
     reasm: &'a mut ReassemblyTotals,
     seq: u64,
@@ -89,6 +94,26 @@ impl Emit<'_> {
         if self.flow_records {
             write_flow(self.out, &f, reason);
             self.stats.pipeline.flow_records += 1;
+        }
+        // Many flows can end at once (a sweep, the end of input): hand output
+        // and observations over as they pile up rather than all at the end.
+        if self.out.len() >= MAX_OUT_BUFFER {
+            let full = std::mem::replace(self.out, Vec::with_capacity(MAX_OUT_BUFFER + 4096));
+            let _ = self.out_tx.send(full);
+        }
+        if self.obs.items.len() >= MAX_OBS_BUFFER {
+            if let Some(tx) = self.obs_tx {
+                let items = std::mem::take(&mut self.obs.items);
+                // Every flow ending now belongs to frames up to `seq`; more
+                // observations at `seq` may still follow, so the watermark
+                // stays just below it.
+                let _ = tx.send(ObsBatch {
+                    worker: self.worker_id,
+                    watermark: self.seq.saturating_sub(1),
+                    items,
+                    last: false,
+                });
+            }
         }
     }
 }
@@ -200,6 +225,9 @@ impl Worker {
         self.stats.frames += 1;
         self.seq = seq;
         let mut emit = Emit {
+            out_tx: &self.out_tx,
+            obs_tx: self.obs_tx.as_ref(),
+            worker_id: self.worker_id,
             mem: &mut self.mem,
             reasm: &mut self.reasm,
             seq: self.seq,
@@ -256,6 +284,9 @@ impl Worker {
     /// expiry, bound-hit events.
     pub fn tick(&mut self, now: Nanos) {
         let mut emit = Emit {
+            out_tx: &self.out_tx,
+            obs_tx: self.obs_tx.as_ref(),
+            worker_id: self.worker_id,
             mem: &mut self.mem,
             reasm: &mut self.reasm,
             seq: self.seq,
@@ -284,6 +315,9 @@ impl Worker {
     pub fn finish(&mut self, final_clock: Nanos) {
         self.tick(final_clock);
         let mut emit = Emit {
+            out_tx: &self.out_tx,
+            obs_tx: self.obs_tx.as_ref(),
+            worker_id: self.worker_id,
             mem: &mut self.mem,
             reasm: &mut self.reasm,
             seq: self.seq,
