@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod dissect;
 pub mod flow;
+pub mod metrics;
 pub mod output;
 pub mod reassembly;
 pub mod runtime;

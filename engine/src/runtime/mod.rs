@@ -10,6 +10,7 @@
 //! Frames of a capture file are not copied: a batch holds an `Arc` of the
 //! file's memory map and offsets into it.
 
+pub mod live;
 pub mod worker;
 
 use crate::capture::file::{CaptureFile, OpenError};

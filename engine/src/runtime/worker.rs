@@ -106,6 +106,21 @@ impl Worker {
         }
     }
 
+    /// The counters so far, for the periodic stats of a live capture
+    /// (`run` returns the final ones).
+    pub fn stats_snapshot(&self) -> WorkerStats {
+        let mut s = self.stats.clone();
+        s.decode = self.decoder.stats.clone();
+        s.flow = self.flows.stats.clone();
+        s.dissect = self.dissect.clone();
+        s
+    }
+
+    /// Flows held now.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
     /// Runs one batch through the pipeline.
     pub fn batch(&mut self, b: &FrameBatch) {
         let backing = b.backing.as_ref();
