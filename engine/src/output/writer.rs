@@ -85,6 +85,11 @@ pub fn run(
         st.lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         st.bytes += chunk.len() as u64;
         out.write_all(&chunk)?;
+        // Nothing more waiting: hand what is buffered to the file, so that a
+        // live capture's records show up while it runs (`tail -f`, shippers).
+        if rx.is_empty() {
+            out.flush()?;
+        }
     }
     out.flush()?;
     Ok(st)

@@ -618,7 +618,7 @@ impl Reader {
                 bytes += data.len() as u64;
                 if p.frames.len() >= batch_size || p.buf.len() >= MAX_BATCH_BYTES {
                     let cap = p.buf.capacity();
-        let buf = std::mem::replace(&mut p.buf, Vec::with_capacity(cap));
+                    let buf = std::mem::replace(&mut p.buf, Vec::with_capacity(cap));
                     let frames = std::mem::replace(&mut p.frames, Vec::with_capacity(batch_size));
                     if !shared.send_batch(w, buf, frames) {
                         worker_gone = true;
@@ -638,7 +638,8 @@ impl Reader {
                 }
             } else {
                 for w in 0..workers {
-                    if !pending[w].frames.is_empty() && pending[w].since.elapsed() >= MAX_BATCH_DELAY
+                    if !pending[w].frames.is_empty()
+                        && pending[w].since.elapsed() >= MAX_BATCH_DELAY
                     {
                         worker_gone |= !self.flush(&mut pending, w);
                     }
@@ -690,6 +691,7 @@ fn worker_loop(
             ToWorker::Batch(b) => w.batch(&b),
             ToWorker::Tick { clock } => {
                 w.tick(clock);
+                w.flush();
                 publish(&w);
             }
             ToWorker::Finish { final_clock } => {
@@ -874,9 +876,10 @@ pub fn live(opts: LiveOptions, signals: Signals) -> Result<LiveSummary, LiveErro
         .map(|s| s.method())
         .unwrap_or(CaptureMethod::Pcap);
     let listener = match opts.metrics_listen {
-        Some(a) => Some(MetricsServer::bind(a).map_err(|e| {
-            LiveError::Setup(format!("cannot listen for metrics on {a}: {e}"))
-        })?),
+        Some(a) => Some(
+            MetricsServer::bind(a)
+                .map_err(|e| LiveError::Setup(format!("cannot listen for metrics on {a}: {e}")))?,
+        ),
         None => None,
     };
     let user = match &opts.user {
@@ -886,7 +889,10 @@ pub fn live(opts: LiveOptions, signals: Signals) -> Result<LiveSummary, LiveErro
     let state = match &opts.state_dir {
         Some(d) => {
             std::fs::create_dir_all(d).map_err(|e| {
-                LiveError::Setup(format!("cannot create state directory {}: {e}", d.display()))
+                LiveError::Setup(format!(
+                    "cannot create state directory {}: {e}",
+                    d.display()
+                ))
             })?;
             if let Some((uid, gid)) = user {
                 let c = std::ffi::CString::new(d.as_os_str().as_encoded_bytes())

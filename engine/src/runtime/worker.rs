@@ -121,6 +121,12 @@ impl Worker {
         self.flows.len()
     }
 
+    /// Hands the records written so far to the writer (a live capture calls
+    /// it at each tick, so that records do not wait for a full buffer).
+    pub fn flush(&mut self) {
+        self.flush_out();
+    }
+
     /// Runs one batch through the pipeline.
     pub fn batch(&mut self, b: &FrameBatch) {
         let backing = b.backing.as_ref();

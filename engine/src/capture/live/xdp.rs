@@ -325,7 +325,9 @@ pub struct XdpCapture {
 
 /// The number of RX queues of `iface` (`/sys/class/net/IF/queues/rx-*`).
 pub fn device_rx_queues(iface: &str) -> u32 {
-    let dir = std::path::Path::new("/sys/class/net").join(iface).join("queues");
+    let dir = std::path::Path::new("/sys/class/net")
+        .join(iface)
+        .join("queues");
     std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -337,7 +339,8 @@ pub fn device_rx_queues(iface: &str) -> u32 {
 }
 
 fn ifindex(iface: &str) -> Result<u32, String> {
-    let name = std::ffi::CString::new(iface).map_err(|_| format!("{iface:?}: bad interface name"))?;
+    let name =
+        std::ffi::CString::new(iface).map_err(|_| format!("{iface:?}: bad interface name"))?;
     // SAFETY: `name` is a valid NUL-terminated string for the call.
     let i = unsafe { libc::if_nametoindex(name.as_ptr()) };
     if i == 0 {
@@ -378,7 +381,10 @@ impl XdpCapture {
         o.validate()?;
         let ifindex = ifindex(&o.iface)?;
         let device_queues = device_rx_queues(&o.iface);
-        let n = o.queues.unwrap_or(device_queues).min(bpf::MAX_XSKMAP_ENTRIES);
+        let n = o
+            .queues
+            .unwrap_or(device_queues)
+            .min(bpf::MAX_XSKMAP_ENTRIES);
         raise_memlock();
         bpf::install_panic_hook();
         let map = XskMap::create(n.max(device_queues)).map_err(|e| e.to_string())?;
