@@ -823,7 +823,11 @@ fn open_sources(o: &LiveOptions) -> Result<(Vec<LiveSource>, Option<XdpCapture>)
                     );
                 }
                 eprintln!("spanwatch: live: {}: {}", o.iface, cap.description);
-                let sources = cap.take_queues().into_iter().map(LiveSource::Xdp).collect();
+                let sources = cap
+                    .take_queues()
+                    .into_iter()
+                    .map(|q| LiveSource::Xdp(Box::new(q)))
+                    .collect();
                 return Ok((sources, Some(cap)));
             }
             Err(e) => {

@@ -90,7 +90,7 @@ pub enum LiveSource {
     /// A libpcap handle.
     Pcap(pcap::PcapSource),
     /// An AF_XDP socket bound to one NIC queue.
-    Xdp(xdp::XdpQueue),
+    Xdp(Box<xdp::XdpQueue>),
 }
 
 impl LiveSource {

@@ -143,9 +143,9 @@ impl PcapSource {
     pub fn counters(&mut self) -> KernelCounters {
         if let Ok(s) = self.cap.stats() {
             let now = [s.received, s.dropped, s.if_dropped];
-            for i in 0..3 {
-                self.sums[i] = self.sums[i].saturating_add(now[i].wrapping_sub(self.raw[i]) as u64);
-                self.raw[i] = now[i];
+            for ((sum, raw), now) in self.sums.iter_mut().zip(self.raw.iter_mut()).zip(now) {
+                *sum = sum.saturating_add(now.wrapping_sub(*raw) as u64);
+                *raw = now;
             }
         }
         KernelCounters {
