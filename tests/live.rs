@@ -94,6 +94,7 @@ impl Bed {
         }
         assert!(ip(&["-n", &bed.a, "link", "set", "vethA", "up"]));
         assert!(ip(&["-n", &bed.b, "link", "set", "vethB", "up"]));
+        assert!(ip(&["-n", &bed.b, "link", "set", "lo", "up"]));
         Some(bed)
     }
 
@@ -154,7 +155,11 @@ impl Bed {
             let _ = child.wait();
             return None;
         }
-        Some(Live { child, _stderr: rx })
+        Some(Live {
+            child,
+            lines,
+            _stderr: rx,
+        })
     }
 
     /// Replays `pcap` from vethA as fast as possible.
@@ -193,6 +198,8 @@ impl Drop for Bed {
 
 struct Live {
     child: Child,
+    /// stderr up to the "capturing on" line.
+    lines: Vec<String>,
     _stderr: mpsc::Receiver<String>,
 }
 
@@ -225,6 +232,34 @@ impl Live {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Live {
+    /// The metrics address printed at start-up.
+    fn metrics_port(&self) -> u16 {
+        let l = self
+            .lines
+            .iter()
+            .find(|l| l.contains("metrics on http://"))
+            .expect("a metrics line");
+        let tail = &l[l.find("http://").unwrap() + 7..];
+        let hostport = tail.split('/').next().unwrap();
+        hostport.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+impl Bed {
+    /// `GET /metrics` from inside namespace b (bash's /dev/tcp).
+    fn scrape(&self, port: u16) -> String {
+        let script = format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{port}; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3"
+        );
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.b, "bash", "-c", &script])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
@@ -491,11 +526,29 @@ fn live_equals_replay(method: &str) {
     for (pcap, frames) in captures(&bed.dir) {
         let eve = bed.dir.join(format!("{method}.json"));
         let _ = std::fs::remove_file(&eve);
-        let Some(live) = bed.start(method, &eve, &[]) else {
+        let Some(live) = bed.start(method, &eve, &["--metrics-listen", "127.0.0.1:0"]) else {
             return;
         };
         bed.replay(&pcap);
         wait_processed(&eve, frames);
+        let m = bed.scrape(live.metrics_port());
+        assert!(m.starts_with("HTTP/1.1 200 OK"), "{m}");
+        assert!(
+            m.contains("# TYPE spanwatch_packets_received_total counter\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "spanwatch_packets_received_total{{source=\"{method}\",queue=\"0\"}} {frames}\n"
+            )),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!(
+                "spanwatch_packets_dropped_total{{source=\"{method}\",queue=\"0\",reason=\"kernel\"}} 0\n"
+            )),
+            "{m}"
+        );
         let st = live.stop(libc::SIGTERM);
         assert!(st.success(), "{method}: exit {st:?}");
         let got = records(&eve);
@@ -678,4 +731,106 @@ fn unknown_interface_fails_with_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sw-no-such-if0"), "{err}");
+}
+
+#[test]
+fn af_xdp_on_a_busy_interface_falls_back_to_libpcap_with_one_line() {
+    let Some(bed) = Bed::new("fallback") else {
+        return;
+    };
+    let first_eve = bed.dir.join("first.json");
+    let Some(first) = bed.start("af-xdp", &first_eve, &[]) else {
+        return;
+    };
+    // The first run's program holds the device: the second cannot attach.
+    let eve = bed.dir.join("second.json");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &bed.b, BIN, "live", "--iface", "vethB"])
+        .args(["--capture", "af-xdp", "--xdp-mode", "skb", "--eve"])
+        .arg(&eve)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = Vec::new();
+    let mut l = String::new();
+    while err.read_line(&mut l).unwrap_or(0) > 0 {
+        let ready = l.contains("capturing on");
+        lines.push(std::mem::take(&mut l));
+        if ready {
+            break;
+        }
+    }
+    signal(&child, libc::SIGTERM);
+    // Read stderr to its end, so that the exit summary finds it open.
+    for l in err.lines().map_while(Result::ok) {
+        lines.push(l);
+    }
+    let st = child.wait().unwrap();
+    assert!(st.success(), "{lines:?}");
+    let fallback: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("falling back to libpcap"))
+        .collect();
+    assert_eq!(fallback.len(), 1, "{lines:?}");
+    assert!(
+        fallback[0].contains("AF_XDP is not available on vethB"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("vethB: pcap")), "{lines:?}");
+    // The first capture still owns the device, and detaches at its exit.
+    assert!(bed.xdp_attached());
+    assert!(first.stop(libc::SIGTERM).success());
+    assert!(!bed.xdp_attached());
+}
+
+fn uid_of(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("Uid:"))?;
+    l.split_whitespace().nth(2)?.parse().ok() // effective uid
+}
+
+#[test]
+fn user_switch_drops_root_and_keeps_capturing() {
+    let Some(bed) = Bed::new("user") else { return };
+    let Some(out) = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+    else {
+        eprintln!("SKIP: no user 'nobody'");
+        return;
+    };
+    let nobody: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    // A directory the unprivileged user can write the EVE file into.
+    let outdir = bed.dir.join("out");
+    std::fs::create_dir_all(&outdir).unwrap();
+    std::os::unix::fs::chown(&outdir, Some(nobody), None).unwrap();
+    let eve = outdir.join("eve.json");
+    let state = bed.dir.join("state");
+    let pcap = bed.dir.join("synthetic.pcap");
+    synthetic_pcap(&pcap);
+    for method in ["af-xdp", "pcap"] {
+        let _ = std::fs::remove_file(&eve);
+        let args = ["--user", "nobody", "--state-dir", state.to_str().unwrap()];
+        let Some(live) = bed.start(method, &eve, &args) else {
+            continue;
+        };
+        assert_eq!(
+            uid_of(live.child.id()),
+            Some(nobody),
+            "{method}: still root"
+        );
+        bed.replay(&pcap);
+        wait_processed(&eve, SYNTHETIC_FRAMES);
+        let st = live.stop(libc::SIGTERM);
+        assert!(st.success(), "{method}: exit {st:?}");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(&state).unwrap().uid(), nobody);
+        assert_eq!(std::fs::metadata(&eve).unwrap().uid(), nobody);
+        // Detaching needs no privilege: the BPF link goes with its descriptor.
+        assert!(!bed.xdp_attached(), "{method}: XDP program left attached");
+    }
 }

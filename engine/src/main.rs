@@ -352,8 +352,11 @@ mod live_cmd {
         match live(opts, signals) {
             Ok(s) => {
                 if !a.quiet {
-                    eprintln!(
-                        "spanwatch: live: {} ({}): {} packets delivered, {} dropped before delivery, {} flows, {} events in {:.1} s with {} worker(s)",
+                    // stderr may be gone by now (a closed pipe): never fail on it.
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "spanwatch: live: {} ({}): {} packets delivered, {} dropped before delivery, {} flows, {} events in {:.1} s with {} worker(s), {:.3} s CPU",
                         a.iface,
                         s.method.name(),
                         s.delivered(),
@@ -361,7 +364,8 @@ mod live_cmd {
                         s.workers.flow.created,
                         s.writer.lines,
                         s.wall.as_secs_f64(),
-                        workers
+                        workers,
+                        s.cpu.as_secs_f64()
                     );
                 }
                 ExitCode::SUCCESS

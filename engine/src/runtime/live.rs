@@ -129,6 +129,8 @@ pub struct LiveSummary {
     pub writer: WriterStats,
     /// Wall time of the run.
     pub wall: Duration,
+    /// CPU time of the process (user + system, all threads), from getrusage.
+    pub cpu: Duration,
 }
 
 impl LiveSummary {
@@ -1099,5 +1101,20 @@ pub fn live(opts: LiveOptions, signals: Signals) -> Result<LiveSummary, LiveErro
         workers: total,
         writer,
         wall: started.elapsed(),
+        cpu: process_cpu(),
     })
+}
+
+/// User + system CPU time of this process so far.
+pub fn process_cpu() -> Duration {
+    // SAFETY: `rusage` is plain C data; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is valid for writes for the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
