@@ -834,3 +834,62 @@ fn user_switch_drops_root_and_keeps_capturing() {
         assert!(!bed.xdp_attached(), "{method}: XDP program left attached");
     }
 }
+
+#[test]
+fn af_xdp_refills_its_ring_and_accounts_for_every_frame() {
+    let Some(bed) = Bed::new("refill") else {
+        return;
+    };
+    let pcap = bed.dir.join("synthetic.pcap");
+    synthetic_pcap(&pcap);
+    let eve = bed.dir.join("eve.json");
+    // A 256-entry ring: 120 passes of the 17 frames need it refilled 7 times.
+    let small = ["--xdp-ring-size", "256", "--umem-frames", "512"];
+    let Some(live) = bed.start("af-xdp", &eve, &small) else {
+        return;
+    };
+    let loops = 120;
+    let sent = SYNTHETIC_FRAMES * loops;
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &bed.a,
+            "tcpreplay",
+            "-q",
+            "-K",
+            "--pps",
+            "5000",
+        ])
+        .args(["--loop", &loops.to_string(), "-i", "vethA"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // Wait for the last stats record to account for every frame sent.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let accounted = records(&eve)
+            .iter()
+            .filter(|r| r["event_type"] == "stats")
+            .filter_map(|r| {
+                let a = &r["live"]["accounting"];
+                Some(a["processed"].as_u64()? + a["dropped"].as_u64()?)
+            })
+            .max()
+            .unwrap_or(0);
+        if accounted >= sent || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(live.stop(libc::SIGTERM).success());
+    let last = records(&eve).pop().unwrap();
+    let acc = &last["live"]["accounting"];
+    assert_eq!(acc["received"], sent, "{acc}");
+    assert!(
+        acc["delivered"].as_u64().unwrap() > 4 * 256,
+        "the fill ring was not refilled: {acc}"
+    );
+    assert_eq!(acc["processed"], acc["delivered"], "{acc}");
+}

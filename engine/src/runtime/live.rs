@@ -67,6 +67,8 @@ pub const TICK_INTERVAL: Duration = Duration::from_secs(1);
 const COUNTER_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest the readers keep draining kernel buffers after a stop signal.
 pub const MAX_DRAIN: Duration = Duration::from_secs(1);
+/// A reader's wait while draining: over twice libpcap's block timeout.
+const DRAIN_POLL_MS: i32 = 3 * crate::capture::live::pcap::BLOCK_TIMEOUT_MS;
 
 /// What `spanwatch live` is asked to do.
 #[derive(Debug, Clone)]
@@ -592,7 +594,14 @@ impl Reader {
             if stop_seen.is_none() && self.stop.load(Ordering::Relaxed) {
                 stop_seen = Some(Instant::now());
             }
-            let timeout = if stop_seen.is_some() { 0 } else { READ_POLL_MS };
+            // While draining, wait long enough for libpcap's partly filled
+            // ring block to be handed over (its block timeout), then stop at
+            // the first empty wait.
+            let timeout = if stop_seen.is_some() {
+                DRAIN_POLL_MS
+            } else {
+                READ_POLL_MS
+            };
             let shared = &self.shared;
             let fixed = self.fixed_worker;
             let got = self.src.recv(timeout, batch_size, |ts, data, origlen| {

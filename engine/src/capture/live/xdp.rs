@@ -280,17 +280,22 @@ impl XdpQueue {
             f(ts, &p[..], len.min(u32::MAX as usize) as u32);
             self.umem.free_packet(p);
         }
-        let free = self.umem.allocatable();
-        // SAFETY: as in `open`, the UMEM outlives the socket.
-        unsafe {
-            match &mut self.fill {
-                Fill::Plain(r) => {
-                    r.enqueue(&mut self.umem, free);
+        // Give the kernel as many buffers as it filled. A fill ring takes a
+        // request whole or not at all, and it has room for at least the
+        // `got` entries the kernel consumed; halve in case it has less.
+        let mut want = got.min(self.umem.allocatable());
+        while want > 0 {
+            // SAFETY: as in `open`, the UMEM outlives the socket.
+            let queued = unsafe {
+                match &mut self.fill {
+                    Fill::Plain(r) => r.enqueue(&mut self.umem, want),
+                    Fill::Wakable(r) => r.enqueue(&mut self.umem, want, false)?,
                 }
-                Fill::Wakable(r) => {
-                    r.enqueue(&mut self.umem, free, false)?;
-                }
+            };
+            if queued > 0 {
+                break;
             }
+            want /= 2;
         }
         Ok(got)
     }
