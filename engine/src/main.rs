@@ -259,6 +259,10 @@ mod live_cmd {
         /// AF_XDP: bind without XDP_USE_NEED_WAKEUP.
         #[arg(long)]
         no_need_wakeup: bool,
+        /// AF_XDP: microseconds to let frames gather after a wake-up on an
+        /// empty queue (fewer wake-ups per frame; a busy queue never waits).
+        #[arg(long, value_name = "US", default_value_t = 200)]
+        xdp_wake_delay_us: u32,
         /// AF_XDP: the NIC's RSS key is symmetric, so queue i feeds worker i
         /// directly (no hand-off between threads).
         #[arg(long)]
@@ -300,6 +304,7 @@ mod live_cmd {
             umem_frames: a.umem_frames,
             ring_size: a.xdp_ring_size,
             need_wakeup: !a.no_need_wakeup,
+            wake_delay_us: a.xdp_wake_delay_us,
         };
         if let Err(e) = xdp.validate() {
             eprintln!("spanwatch: error: {e}");

@@ -71,7 +71,15 @@ pub struct XdpOptions {
     pub ring_size: u32,
     /// Bind with `XDP_USE_NEED_WAKEUP` (fewer syscalls when busy).
     pub need_wakeup: bool,
+    /// Microseconds to wait after a wake-up on an empty RX ring before
+    /// reading it (0: read at once). Fewer wake-ups per frame on a lightly
+    /// loaded link, at the price of this much latency; a busy queue never
+    /// waits. At most [`MAX_WAKE_DELAY_US`].
+    pub wake_delay_us: u32,
 }
+
+/// Upper bound of [`XdpOptions::wake_delay_us`].
+pub const MAX_WAKE_DELAY_US: u32 = 10_000;
 
 impl Default for XdpOptions {
     fn default() -> Self {
@@ -84,6 +92,7 @@ impl Default for XdpOptions {
             umem_frames: 4096,
             ring_size: 2048,
             need_wakeup: true,
+            wake_delay_us: 200,
         }
     }
 }
@@ -101,6 +110,11 @@ impl XdpOptions {
             return Err(
                 "--umem-frames must be at least --xdp-ring-size and at most 4194304".into(),
             );
+        }
+        if self.wake_delay_us > MAX_WAKE_DELAY_US {
+            return Err(format!(
+                "--xdp-wake-delay-us must be at most {MAX_WAKE_DELAY_US}"
+            ));
         }
         if let Some(q) = self.queues {
             if q == 0 || q > bpf::MAX_XSKMAP_ENTRIES {
@@ -131,6 +145,7 @@ pub struct XdpQueue {
     umem: xdp::Umem,
     slab: Burst,
     zero_copy: bool,
+    wake_delay_us: u32,
 }
 
 /// The frames of one RX burst.
@@ -234,6 +249,7 @@ impl XdpQueue {
             umem,
             slab: Burst(HeapSlab::with_capacity(MAX_RX_BURST)),
             zero_copy,
+            wake_delay_us: o.wake_delay_us,
         })
     }
 
@@ -261,6 +277,11 @@ impl XdpQueue {
             // wakeup (XDP_USE_NEED_WAKEUP).
             if !poll_readable(self.socket.raw_fd(), timeout_ms)? {
                 return Ok(0);
+            }
+            // The queue was empty: let frames gather for a moment, so that
+            // a quiet link is read in bursts rather than one wake-up per frame.
+            if self.wake_delay_us > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(self.wake_delay_us as u64));
             }
             n = self.take(&mut f)?;
         }
@@ -408,7 +429,7 @@ impl XdpCapture {
         let attachment = prog.attach(ifindex, flags).map_err(|e| e.to_string())?;
         let zc = queues.iter().filter(|q| q.zero_copy).count();
         let description = format!(
-            "af-xdp, {n} of {device_queues} queue(s), {} mode, {}, need_wakeup {}, UMEM {} x {} B per queue, rings {}",
+            "af-xdp, {n} of {device_queues} queue(s), {} mode, {}, need_wakeup {}, UMEM {} x {} B per queue, rings {}, wake delay {} µs",
             match o.attach {
                 AttachMode::Auto => "driver-chosen",
                 AttachMode::Skb => "skb",
@@ -425,6 +446,7 @@ impl XdpCapture {
             o.umem_frames,
             o.frame_size,
             o.ring_size,
+            o.wake_delay_us,
         );
         Ok(XdpCapture {
             queues,
