@@ -834,6 +834,11 @@ fn open_sources(o: &LiveOptions) -> Result<(Vec<LiveSource>, Option<XdpCapture>)
                     );
                 }
                 eprintln!("spanwatch: live: {}: {}", o.iface, cap.description);
+                if let Some(f) = &o.pcap.filter {
+                    eprintln!(
+                        "spanwatch: warning: --bpf {f:?} applies to libpcap only; AF_XDP captures every frame"
+                    );
+                }
                 let sources = cap
                     .take_queues()
                     .into_iter()

@@ -415,4 +415,31 @@ mod tests {
         assert_eq!(bytes[5], [0x95, 0, 0, 0, 0, 0, 0, 0]); // exit
         assert_eq!(std::mem::size_of::<Insn>(), 8);
     }
+
+    /// The kernel's verifier accepts the program (needs CAP_BPF; skipped
+    /// without it), and a socket that is not AF_XDP is refused as a map value.
+    #[test]
+    fn kernel_accepts_the_redirect_program_over_an_xskmap() {
+        let map = match XskMap::create(4) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("SKIP: cannot create an XSKMAP here: {e}");
+                return;
+            }
+        };
+        if let Err(e) = XdpProgram::load(&map) {
+            panic!("the verifier refused the program: {e}");
+        }
+        assert_eq!(map.entries, 4);
+        // A UDP socket is not an AF_XDP socket.
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let e = map
+            .set(0, std::os::fd::AsRawFd::as_raw_fd(&udp))
+            .unwrap_err();
+        assert_eq!(e.step, "set XSKMAP entry");
+        assert_eq!(
+            map.set(4, 0).unwrap_err().err.raw_os_error(),
+            Some(libc::E2BIG)
+        );
+    }
 }
