@@ -271,9 +271,13 @@ impl Shared {
     }
 
     /// A tick at `now` (or the worker's clock if that is later), without
-    /// waiting: a worker with a full queue is busy and ticks with its batches.
+    /// waiting: the main thread never blocks on a busy worker (a worker with
+    /// a full queue ticks with its batches anyway).
     fn tick(&self, w: usize, now: Nanos) {
-        let mut lane = lock(&self.lanes[w]);
+        // A reader holding the lane is handing over a batch, which ticks too.
+        let Ok(mut lane) = self.lanes[w].try_lock() else {
+            return;
+        };
         let clock = now.max(lane.last_clock);
         if lane.tx.try_send(ToWorker::Tick { clock }).is_ok() {
             lane.last_clock = clock;
