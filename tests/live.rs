@@ -49,6 +49,11 @@ struct Bed {
 impl Bed {
     /// Sets the bed up, or prints why not and returns `None`.
     fn new(tag: &str) -> Option<Bed> {
+        Bed::with_queues(tag, 1)
+    }
+
+    /// A bed whose veth ends have `queues` RX and TX queues.
+    fn with_queues(tag: &str, queues: u32) -> Option<Bed> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             eprintln!(
@@ -85,9 +90,28 @@ impl Bed {
                 "net.ipv6.conf.default.disable_ipv6=1",
             ]);
         }
+        let q = queues.to_string();
         if !ip(&[
-            "link", "add", "vethA", "netns", &bed.a, "type", "veth", "peer", "name", "vethB",
-            "netns", &bed.b,
+            "link",
+            "add",
+            "vethA",
+            "netns",
+            &bed.a,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vethB",
+            "netns",
+            &bed.b,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
         ]) {
             eprintln!("SKIP: {tag}: cannot create a veth pair");
             return None;
@@ -418,12 +442,19 @@ fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 /// TCP connection (2), a UDP query and answer (2), an ICMP echo and reply
 /// (2), one ARP request (1). 1 ms apart.
 fn synthetic_pcap(path: &Path) {
+    synthetic_pcap_from(path, 10);
+}
+
+/// [`synthetic_pcap`] with the clients at 192.0.2.`first`..`first`+2.
+fn synthetic_pcap_from(path: &Path, first: u8) {
     const SYN: u8 = 0x02;
     const RST: u8 = 0x04;
     const PSH: u8 = 0x08;
     const ACK: u8 = 0x10;
     const FIN: u8 = 0x01;
-    let c = [192, 0, 2, 10];
+    let c = [192, 0, 2, first];
+    let c2 = [192, 0, 2, first + 1];
+    let c3 = [192, 0, 2, first + 2];
     let s = [198, 51, 100, 20];
     // Modbus read holding registers, unit 1, address 0, 2 registers.
     let req = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2];
@@ -439,10 +470,10 @@ fn synthetic_pcap(path: &Path) {
         ipv4_frame(c, s, 6, &tcp(40000, 502, 113, 914, FIN | ACK, &[])),
         ipv4_frame(s, c, 6, &tcp(502, 40000, 914, 114, FIN | ACK, &[])),
         ipv4_frame(c, s, 6, &tcp(40000, 502, 114, 915, ACK, &[])),
-        ipv4_frame([192, 0, 2, 11], s, 6, &tcp(40001, 80, 7, 0, SYN, &[])),
-        ipv4_frame(s, [192, 0, 2, 11], 6, &tcp(80, 40001, 0, 8, RST | ACK, &[])),
+        ipv4_frame(c2, s, 6, &tcp(40001, 80, 7, 0, SYN, &[])),
+        ipv4_frame(s, c2, 6, &tcp(80, 40001, 0, 8, RST | ACK, &[])),
         ipv4_frame(
-            [192, 0, 2, 12],
+            c3,
             [198, 51, 100, 53],
             17,
             &udp(
@@ -453,7 +484,7 @@ fn synthetic_pcap(path: &Path) {
         ),
         ipv4_frame(
             [198, 51, 100, 53],
-            [192, 0, 2, 12],
+            c3,
             17,
             &udp(
                 53,
@@ -519,14 +550,19 @@ fn captures(dir: &Path) -> Vec<(PathBuf, u64)> {
     v
 }
 
-/// Captures each capture live with `method` and compares with the replay.
-fn live_equals_replay(method: &str) {
-    let tag = format!("equal-{method}");
-    let Some(bed) = Bed::new(&tag) else { return };
+/// Captures each capture live with `method` on a veth with `queues` queues
+/// (all read) and compares with the replay.
+fn live_equals_replay(method: &str, queues: u32) {
+    let tag = format!("equal-{method}-{queues}");
+    let Some(bed) = Bed::with_queues(&tag, queues) else {
+        return;
+    };
+    let q = queues.to_string();
     for (pcap, frames) in captures(&bed.dir) {
         let eve = bed.dir.join(format!("{method}.json"));
         let _ = std::fs::remove_file(&eve);
-        let Some(live) = bed.start(method, &eve, &["--metrics-listen", "127.0.0.1:0"]) else {
+        let args = ["--metrics-listen", "127.0.0.1:0", "--queues", &q];
+        let Some(live) = bed.start(method, &eve, &args) else {
             return;
         };
         bed.replay(&pcap);
@@ -537,12 +573,20 @@ fn live_equals_replay(method: &str) {
             m.contains("# TYPE spanwatch_packets_received_total counter\n"),
             "{m}"
         );
-        assert!(
-            m.contains(&format!(
-                "spanwatch_packets_received_total{{source=\"{method}\",queue=\"0\"}} {frames}\n"
-            )),
-            "{m}"
-        );
+        let received: u64 = m
+            .lines()
+            .filter(|l| l.starts_with("spanwatch_packets_received_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(received, frames, "{m}");
+        if queues == 1 {
+            assert!(
+                m.contains(&format!(
+                    "spanwatch_packets_received_total{{source=\"{method}\",queue=\"0\"}} {frames}\n"
+                )),
+                "{m}"
+            );
+        }
         assert!(
             m.contains(&format!(
                 "spanwatch_packets_dropped_total{{source=\"{method}\",queue=\"0\",reason=\"kernel\"}} 0\n"
@@ -556,6 +600,12 @@ fn live_equals_replay(method: &str) {
         assert_eq!(last["event_type"], "stats");
         assert_eq!(last["live"]["final"], true);
         assert_eq!(last["live"]["source"], method);
+        if method == "af-xdp" {
+            assert_eq!(
+                last["live"]["queues"].as_array().unwrap().len(),
+                queues as usize
+            );
+        }
         let acc = &last["live"]["accounting"];
         assert_eq!(acc["delivered"], frames, "{}: {acc}", pcap.display());
         assert_eq!(acc["dropped"], 0, "{acc}");
@@ -576,12 +626,65 @@ fn live_equals_replay(method: &str) {
 
 #[test]
 fn pcap_capture_of_replayed_traffic_gives_the_replay_events() {
-    live_equals_replay("pcap");
+    live_equals_replay("pcap", 1);
 }
 
 #[test]
 fn af_xdp_capture_of_replayed_traffic_gives_the_replay_events() {
-    live_equals_replay("af-xdp");
+    live_equals_replay("af-xdp", 1);
+}
+
+#[test]
+fn af_xdp_on_four_queues_gives_the_replay_events_of_both_senders() {
+    // A veth end picks its queue from the sending CPU: two senders pinned to
+    // two CPUs put their flows on different queues, each read by its own
+    // socket and thread and handed to workers by dispatch hash. Every flow
+    // stays on one queue, so the events are the union of the two replays.
+    let Some(bed) = Bed::with_queues("queues", 4) else {
+        return;
+    };
+    let p1 = bed.dir.join("one.pcap");
+    let p2 = bed.dir.join("two.pcap");
+    synthetic_pcap_from(&p1, 10);
+    synthetic_pcap_from(&p2, 20);
+    let eve = bed.dir.join("eve.json");
+    let Some(live) = bed.start("af-xdp", &eve, &["--queues", "4"]) else {
+        return;
+    };
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let senders: Vec<Child> = [(&p1, 0), (&p2, 1 % cpus)]
+        .iter()
+        .map(|(p, cpu)| {
+            Command::new("ip")
+                .args(["netns", "exec", &bed.a, "taskset", "-c", &cpu.to_string()])
+                .args(["tcpreplay", "-q", "-K", "--topspeed", "-i", "vethA"])
+                .arg(p)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut s in senders {
+        assert!(s.wait().unwrap().success());
+    }
+    wait_processed(&eve, 2 * SYNTHETIC_FRAMES);
+    assert!(live.stop(libc::SIGTERM).success());
+    let got = records(&eve);
+    let last = got.last().unwrap();
+    let queues: Vec<u64> = last["live"]["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["packets"].as_u64().unwrap())
+        .collect();
+    eprintln!("frames per queue: {queues:?}");
+    assert_eq!(queues.len(), 4);
+    assert_eq!(queues.iter().sum::<u64>(), 2 * SYNTHETIC_FRAMES);
+    let mut want = comparable(&replay_records(&p1));
+    want.extend(comparable(&replay_records(&p2)));
+    want.sort();
+    assert_eq!(comparable(&got), want);
 }
 
 #[test]
