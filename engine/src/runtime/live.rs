@@ -601,10 +601,22 @@ impl Reader {
             // While draining, wait long enough for libpcap's partly filled
             // ring block to be handed over (its block timeout), then stop at
             // the first empty wait.
+            // A frame waits at most MAX_BATCH_DELAY, also on a quiet link.
             let timeout = if stop_seen.is_some() {
                 DRAIN_POLL_MS
             } else {
-                READ_POLL_MS
+                match pending
+                    .iter()
+                    .filter(|p| !p.frames.is_empty())
+                    .map(|p| p.since)
+                    .min()
+                {
+                    Some(oldest) => MAX_BATCH_DELAY
+                        .saturating_sub(oldest.elapsed())
+                        .as_millis()
+                        .min(READ_POLL_MS as u128) as i32,
+                    None => READ_POLL_MS,
+                }
             };
             let shared = &self.shared;
             let fixed = self.fixed_worker;
