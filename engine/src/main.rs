@@ -30,7 +30,7 @@ enum Command {
     /// Print the default configuration as TOML (every key, with its default).
     Config,
     /// Capture live from an interface (libpcap or AF_XDP) until SIGINT/SIGTERM.
-    Live(LiveArgs),
+    Live(live_cmd::LiveArgs),
 }
 
 #[derive(Args, Debug)]
@@ -54,8 +54,6 @@ struct ReplayArgs {
     #[arg(short, long)]
     quiet: bool,
 }
-
-use live_cmd::LiveArgs;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
