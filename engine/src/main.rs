@@ -209,7 +209,7 @@ mod live_cmd {
         /// AF_XDP: NIC queues to read, 0..N [default: every RX queue].
         #[arg(long, value_name = "N")]
         queues: Option<u32>,
-        /// Worker threads [default: AF_XDP queues, else CPU cores, or runtime.workers].
+        /// Worker threads [default: runtime.workers if set, else --queues with af-xdp, else CPU cores].
         #[arg(short, long, value_name = "N")]
         workers: Option<usize>,
         /// BPF filter (tcpdump syntax; libpcap only).
