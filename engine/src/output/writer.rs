@@ -103,6 +103,11 @@ pub fn run_with_spares(
             chunk.clear();
             let _ = sp.try_send(chunk);
         }
+        // Nothing more waiting: hand what is buffered to the file, so that a
+        // live capture's records show up while it runs (`tail -f`, shippers).
+        if rx.is_empty() {
+            out.flush()?;
+        }
     }
     out.flush()?;
     Ok(st)

@@ -187,6 +187,35 @@ impl Worker {
         }
     }
 
+    /// The counters so far, for the periodic stats of a live capture
+    /// (`run` returns the final ones).
+    pub fn stats_snapshot(&self) -> WorkerStats {
+        let mut s = self.stats.clone();
+        s.decode = self.decoder.stats.clone();
+        s.flow = self.flows.stats.clone();
+        s.dissect = self.dissect.clone();
+        s
+    }
+
+    /// Flows held now.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Hands the records written so far to the writer (a live capture calls
+    /// it at each tick, so that records do not wait for a full buffer).
+    pub fn flush(&mut self) {
+        self.flush_out();
+    }
+
+    /// Hands pending observations to the baseline with `watermark` as the
+    /// position reached (live capture: at each tick, so an idle worker does
+    /// not hold the baseline's merge back).
+    pub fn flush_observations(&mut self, watermark: u64) {
+        self.batches_since_obs = u32::MAX - 1;
+        self.flush_obs(watermark, false);
+    }
+
     /// Runs one batch through the pipeline.
     pub fn batch(&mut self, b: &FrameBatch) {
         let backing = b.backing.as_ref();
