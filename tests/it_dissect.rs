@@ -2159,9 +2159,10 @@ const CLIENT: ([u8; 4], u16) = ([10, 1, 0, 5], 50123);
 #[test]
 fn smtp_pipelined_data_refused_then_rset_follows_the_rfc() {
     // RFC 2920 §3.1: a client whose pipelined DATA is refused must not send
-    // the body; what follows is commands. tshark 4.0.17 switches to body
-    // mode on the DATA command itself, so it reads the RSET and the next
-    // MAIL/RCPT as message text (imf) and shows no second MAIL command. The
+    // the body; what follows is commands. tshark 4.0.17 switches to body mode
+    // on the DATA command itself: on this capture it shows the client's
+    // `RSET`, `MAIL`, `RCPT`, `DATA` segment (frame 9) as "DATA fragment", no
+    // second MAIL/RCPT command and no second message (no imf.subject). The
     // expected values follow the RFC.
     let d = tmpdir("pipelined");
     let mut c = Conv::new(CLIENT, ([10, 1, 0, 25], 2525));

@@ -376,6 +376,34 @@ mod tests {
     use super::super::tls::harness::Harness;
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+        /// Fuzzing: mutated real sessions in random pieces, with gaps, never
+        /// panic and always write valid JSON.
+        #[test]
+        fn mutated_sessions_in_any_split_never_panic(
+            seed in 0usize..64,
+            flips in proptest::collection::vec((proptest::prelude::any::<u16>(), proptest::prelude::any::<u8>()), 0..8),
+            cuts in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..32),
+        ) {
+            let seeds = super::super::tls::harness::seeds("dns");
+            if seeds.is_empty() {
+                return Ok(());
+            }
+            let (mut c, mut s) = seeds[seed % seeds.len()].clone();
+            for (at, v) in &flips {
+                let buf = if at & 1 == 0 { &mut c } else { &mut s };
+                if !buf.is_empty() {
+                    let i = *at as usize % buf.len();
+                    buf[i] = *v;
+                }
+            }
+            let mut h = Harness::new(40000, 53, 6);
+            super::super::tls::harness::interleave(&mut DnsTcp::new(), &mut h, &c, &s, &cuts);
+        }
+    }
+
     /// Query for www.example.com A, id 0x1234, RD.
     const QUERY: &[u8] = &[
         0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, // header: RD, 1 question

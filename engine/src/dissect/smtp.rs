@@ -235,6 +235,8 @@ struct Session {
     extensions: Vec<String>,
     extensions_logged: bool,
     auth: Vec<AuthAttempt>,
+    /// AUTH attempts past [`MAX_AUTH_ATTEMPTS`] since the last event.
+    auth_not_logged: u32,
     starttls: Option<Option<u16>>,
     starttls_logged: bool,
     vrfy: u32,
@@ -563,6 +565,7 @@ impl Core {
                     s.auth.len() - 1
                 } else {
                     s.anomalies.set(SmtpAnomalies::AUTH_LIMIT);
+                    s.auth_not_logged = s.auth_not_logged.saturating_add(1);
                     usize::MAX
                 };
                 self.push(Expect::Auth(i), 0, ctx);
@@ -815,6 +818,7 @@ impl Core {
         // Session facts are written once.
         let s = &mut self.session;
         s.auth.clear();
+        s.auth_not_logged = 0;
         s.extensions_logged = true;
         if s.starttls.is_some() {
             s.starttls_logged = true;
@@ -961,6 +965,9 @@ fn write_session_fields(s: &Session, w: &mut JsonWriter<'_>) {
             w.end_object();
         }
         w.end_array();
+    }
+    if s.auth_not_logged > 0 {
+        w.u64("auth_not_logged", u64::from(s.auth_not_logged));
     }
     if let Some(st) = s.starttls.filter(|_| !s.starttls_logged) {
         w.begin_object("starttls");
@@ -1208,6 +1215,34 @@ impl TcpApp for SmtpState {
 mod tests {
     use super::super::tls::harness::Harness;
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+        /// Fuzzing: mutated real sessions in random pieces, with gaps, never
+        /// panic and always write valid JSON.
+        #[test]
+        fn mutated_sessions_in_any_split_never_panic(
+            seed in 0usize..64,
+            flips in proptest::collection::vec((proptest::prelude::any::<u16>(), proptest::prelude::any::<u8>()), 0..8),
+            cuts in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..32),
+        ) {
+            let seeds = super::super::tls::harness::seeds("smtp");
+            if seeds.is_empty() {
+                return Ok(());
+            }
+            let (mut c, mut s) = seeds[seed % seeds.len()].clone();
+            for (at, v) in &flips {
+                let buf = if at & 1 == 0 { &mut c } else { &mut s };
+                if !buf.is_empty() {
+                    let i = *at as usize % buf.len();
+                    buf[i] = *v;
+                }
+            }
+            let mut h = Harness::new(40000, 25, 6);
+            super::super::tls::harness::interleave(&mut SmtpState::new(), &mut h, &c, &s, &cuts);
+        }
+    }
 
     fn run(steps: &[(Direction, &[u8])]) -> (Harness, SmtpState) {
         let mut h = Harness::new(40000, 25, 6);
