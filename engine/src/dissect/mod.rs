@@ -16,6 +16,14 @@ pub mod detect;
 pub mod session;
 pub mod streambuf;
 
+pub mod cclink;
+pub mod egd;
+pub mod melsoft;
+pub mod modbus;
+pub mod ot_common;
+pub mod slmp;
+pub mod srtp;
+
 use crate::baseline::obs::{DeviceId, FlowRef, ObsBuf, ObsKind};
 use crate::capture::Nanos;
 use crate::output::eve::{write_header, FlowHeader};
