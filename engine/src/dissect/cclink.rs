@@ -324,3 +324,99 @@ impl UdpApp for CclinkState {
         w.end_object();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::ot_common::testutil::Harness;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// nttcom_cclink_ief_basic_only.pcap frame 1 (master 172.16.134.128,
+    /// frame sequence 0x06D8) with its RWw/RY zero bytes trimmed off, and
+    /// frame 2 (the slave's answer).
+    fn request() -> Vec<u8> {
+        let mut b = hex("500000ffff030086000000700e00000100000024000000000000000000000000000000010000002baf8d6881010000808610ac0100d806f40103000b00010000000000818610ac");
+        b.resize(9 + 0x86, 0);
+        b
+    }
+
+    fn response(end_code: u16) -> Vec<u8> {
+        let mut b = hex("d00000ffff03007a00000001000000280000000000000000000000000000000000000000000000000000000100000000000000818610ac0100d806");
+        b.resize(9 + 0x7A, 0);
+        b[13..15].copy_from_slice(&end_code.to_le_bytes());
+        b
+    }
+
+    fn masters(h: &Harness) -> Vec<bool> {
+        h.obs()
+            .iter()
+            .filter_map(|o| match o {
+                ObsKind::CclinkMaster { second_master } => Some(*second_master),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn broadcast_request_and_unicast_answer_are_logged_per_flow() {
+        // Master -> broadcast flow: requests only.
+        let mut h = Harness::new(17, 61450);
+        let mut s = CclinkState::new();
+        let mut ctx = h.ctx();
+        s.on_datagram(Direction::ToServer, &request(), &mut ctx);
+        s.on_datagram(Direction::ToServer, &request(), &mut ctx);
+        s.on_close(&mut ctx);
+        let ev = h.events();
+        assert_eq!(ev.len(), 2);
+        let q = &ev[0]["cclink_ief"]["request"];
+        assert_eq!(ev[0]["cclink_ief"]["class"], "cyclic");
+        assert_eq!(q["master_id"], "172.16.134.128");
+        assert_eq!(q["frame_sequence"], 0x06D8);
+        assert_eq!(q["parameter_no"], 11);
+        assert_eq!(q["occupied_stations"], 1);
+        assert_eq!(q["master_state"], "running");
+        assert_eq!(q["slave_ids"], serde_json::json!(["172.16.134.129"]));
+        assert_eq!(masters(&h), vec![false]);
+        // Slave -> master flow: answers only.
+        let mut h = Harness::new(17, 61450);
+        let mut s = CclinkState::new();
+        let mut ctx = h.ctx();
+        s.on_datagram(Direction::ToServer, &response(0), &mut ctx);
+        let ev = h.events();
+        let r = &ev[0]["cclink_ief"]["response"];
+        assert!(ev[0]["cclink_ief"].get("request").is_none());
+        assert_eq!(r["slave_id"], "172.16.134.129");
+        assert_eq!(r["frame_sequence"], 0x06D8);
+        assert_eq!(r["end_code_name"], "ok");
+        assert_eq!(r["slave_state"], "running");
+        assert!(masters(&h).is_empty());
+    }
+
+    #[test]
+    fn unicast_answer_pairs_and_master_duplication_is_reported_on_change() {
+        let mut h = Harness::new(17, 61450);
+        let mut s = CclinkState::new();
+        for (i, end) in [0u16, 0xCFE0, 0xCFE0, 0, 0xCFE0].into_iter().enumerate() {
+            let mut ctx = h.ctx();
+            s.on_datagram(Direction::ToServer, &request(), &mut ctx);
+            h.ts += 3_000_000;
+            let mut ctx = h.ctx();
+            s.on_datagram(Direction::ToClient, &response(end), &mut ctx);
+            h.ts += 7_000_000;
+            assert_eq!(h.events().len(), i + 1);
+        }
+        let ev = h.events();
+        assert_eq!(ev[1]["cclink_ief"]["latency_us"], 3000);
+        assert_eq!(ev[1]["cclink_ief"]["response"]["end_code"], 0xCFE0);
+        assert_eq!(ev[1]["cclink_ief"]["response"]["end_code_name"], "master_duplication");
+        assert_eq!(ev[1]["cclink_ief"]["response"]["second_master"], true);
+        assert_eq!(masters(&h), vec![false, true, true]);
+        assert_eq!(s.master_duplication, 3);
+    }
+}

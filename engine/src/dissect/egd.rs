@@ -159,3 +159,85 @@ impl UdpApp for EgdState {
         w.end_object();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::ot_common::testutil::Harness;
+
+    /// An EGD production: request id, producer id, exchange 0x7B, status 1,
+    /// signature, 8 data bytes.
+    fn production(request_id: u16, producer: [u8; 4], signature: u32) -> Vec<u8> {
+        let mut b = vec![0x0D, 0x01];
+        b.extend_from_slice(&request_id.to_le_bytes());
+        b.extend_from_slice(&producer);
+        b.extend_from_slice(&0x7Bu32.to_le_bytes());
+        b.extend_from_slice(&947_817_150u32.to_le_bytes());
+        b.extend_from_slice(&740_000_000u32.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&signature.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&[0xAA; 8]);
+        b
+    }
+
+    fn productions(h: &Harness) -> Vec<(u32, u32, u32, bool)> {
+        h.obs()
+            .iter()
+            .filter_map(|o| match o {
+                ObsKind::EgdProduction {
+                    producer_id,
+                    exchange,
+                    signature,
+                    spoofed,
+                } => Some((*producer_id, *exchange, *signature, *spoofed)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_observation_per_signature_and_request_id_gaps_counted() {
+        let mut h = Harness::new(17, 18246);
+        let mut s = EgdState::new();
+        let me = [10, 0, 0, 1];
+        for (rid, sig) in [(10u16, 7u32), (11, 7), (13, 7), (14, 8)] {
+            let mut ctx = h.ctx();
+            s.on_datagram(Direction::ToServer, &production(rid, me, sig), &mut ctx);
+        }
+        assert_eq!(
+            productions(&h),
+            vec![(0x0A00_0001, 0x7B, 7, false), (0x0A00_0001, 0x7B, 8, false)]
+        );
+        assert_eq!(s.request_id_gaps, 1);
+        let ev = h.events();
+        assert_eq!(ev.len(), 4);
+        let e = &ev[0]["ge_egd"];
+        assert_eq!(e["class"], "cyclic");
+        assert_eq!(e["producer_id"], "10.0.0.1");
+        assert_eq!(e["exchange_id"], 0x7B);
+        assert_eq!(e["request_id"], 10);
+        assert_eq!(e["status_name"], "no_error");
+        assert_eq!(e["config_signature"], 7);
+        assert_eq!(e["data_length"], 8);
+        assert_eq!(e["producer_mismatch"], false);
+        let role = h.obs().iter().find_map(|o| match o {
+            ObsKind::Asset { key: "role", value, .. } => Some(value.to_string()),
+            _ => None,
+        });
+        assert_eq!(role.as_deref(), Some("producer"));
+    }
+
+    #[test]
+    fn producer_id_that_is_not_the_sender_is_flagged() {
+        let mut h = Harness::new(17, 18246);
+        let mut s = EgdState::new();
+        let mut ctx = h.ctx();
+        s.on_datagram(Direction::ToServer, &production(1, [10, 0, 0, 99], 7), &mut ctx);
+        s.on_datagram(Direction::ToServer, &[0x0D, 0x01, 0, 0], &mut ctx);
+        assert_eq!(h.events()[0]["ge_egd"]["producer_mismatch"], true);
+        assert_eq!(productions(&h), vec![(0x0A00_0063, 0x7B, 7, true)]);
+        assert_eq!(s.ot.errs.invalid, 1);
+        assert_eq!(h.stats.invalid[idx(APP)], 1);
+    }
+}

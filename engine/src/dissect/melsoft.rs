@@ -329,3 +329,137 @@ impl UdpApp for MelsoftUdp {
         self.core.write_flow(w);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::ot_common::testutil::Harness;
+
+    const UP: Direction = Direction::ToServer;
+    const DOWN: Direction = Direction::ToClient;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // nozomi_legitimate_user_addition_plc_stop_test.pcapng, frames 1505/1506
+    // (REMOTE STOP), 6/7 (open initial, R08SFCPU) and 141/143 (password login).
+    const STOP_REQ: &str = "570108000011110700017de0030000fe03000032001c0a1614e003000000000004000000000000000000000000100209000400010000020e000281048205beba6128008f730738";
+    const STOP_RESP: &str = "d7001f0000111107000000a803017de00300003a009c021814000000000104e00300000000000000000000000000001002090004000000000214000380028104820702002662edaa0000008ef0db10";
+    const OPEN_REQ: &str = "570100000011110700017de0030000fe03000032001c0a1614e003000000000004000000000000000000000000012101000400000100020e000281048205baa0a9ee003e36a12b";
+    const OPEN_RESP: &str = "d700000000111107000000a803017de00300004e009c021814000000000104e0030000000000000000000000000000012101001c0052303853464350552020202020202020914800080000020002900002100002810482072356c2fa000000fa78e00d";
+    const LOGIN_RESP: &str = "d7002d0000111107000000a803017de003000056009c021814000000000104e003000000000000000000000000000001320b002400fd8d99eb9cc64743615c95acc6bcd080000000000000000000000000000000000000000210000281048207ab0aefd6000000e440266c";
+    const LOGIN_REQ: &str = "57010a000011110700017de0030000fe03000066001c0a1614e00300000000000400000000000000000000000001320b003400f796a33d852d50050550d9a91f50af8c7478931482d98d9fe6cdac8ad40ef09cc5b247416ca28b2cbb3aa31e02d02b67000000021200038002810482050200bcb6c99a00972d0b80";
+
+    fn feed(h: &mut Harness, s: &mut MelsoftTcp, dir: Direction, bytes: &[u8]) {
+        let mut ctx = h.ctx();
+        s.on_data(dir, bytes, &mut ctx);
+    }
+
+    #[test]
+    fn remote_stop_in_two_segments_is_one_control_transaction() {
+        let mut h = Harness::new(6, 5007);
+        let mut s = MelsoftTcp::new();
+        let req = hex(STOP_REQ);
+        feed(&mut h, &mut s, UP, &[0x5A, 0, 0, 0xFF]);
+        feed(&mut h, &mut s, UP, &req[..30]);
+        feed(&mut h, &mut s, UP, &req[30..]);
+        h.ts += 7_000_000;
+        feed(&mut h, &mut s, DOWN, &hex(STOP_RESP));
+        let ev = h.events();
+        assert_eq!(ev.len(), 1);
+        let t = &ev[0]["melsoft"];
+        assert_eq!(t["class"], "control");
+        assert_eq!(t["latency_us"], 7000);
+        assert_eq!(t["request"]["command_raw"], 0x1002);
+        assert_eq!(t["request"]["command"], "remote_stop");
+        assert_eq!(t["request"]["network"], 1);
+        assert_eq!(t["request"]["unit"], 0x7D);
+        assert_eq!(t["request"]["module_io"], 0x03E0);
+        assert_eq!(t["response"]["command"], "remote_stop");
+        assert_eq!(t["response"]["status"], 0);
+        assert!(h.obs().iter().any(|o| matches!(
+            o,
+            ObsKind::OtOp { code: 0x1002, class: OtClass::Control, ok: Some(true), .. }
+        )));
+        assert_eq!(s.core.hellos, 1);
+    }
+
+    #[test]
+    fn answers_pair_by_command_and_the_cpu_model_is_a_fact() {
+        let mut h = Harness::new(6, 5007);
+        let mut s = MelsoftTcp::new();
+        let mut both = hex(OPEN_REQ);
+        both.extend(hex(STOP_REQ));
+        feed(&mut h, &mut s, UP, &both);
+        let mut back = hex(STOP_RESP);
+        back.extend(hex(OPEN_RESP));
+        feed(&mut h, &mut s, DOWN, &back);
+        let ev = h.events();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0]["melsoft"]["request"]["command"], "remote_stop");
+        assert_eq!(ev[1]["melsoft"]["request"]["command"], "open_initial_cpu_model_read");
+        assert_eq!(ev[1]["melsoft"]["response"]["cpu_model"], "R08SFCPU");
+        assert_eq!(ev[1]["melsoft"]["response"]["model_code"], 0x4891);
+        let facts: Vec<(&str, String)> = h
+            .obs()
+            .iter()
+            .filter_map(|o| match o {
+                ObsKind::Asset { key, value, .. } => Some((*key, value.to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            facts,
+            vec![
+                ("role", "engineering_workstation".to_string()),
+                ("role", "plc".to_string()),
+                ("cpu_model", "R08SFCPU".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn login_answered_with_an_error_status_is_an_auth_failure() {
+        let mut h = Harness::new(6, 5007);
+        let mut s = MelsoftTcp::new();
+        feed(&mut h, &mut s, UP, &hex(LOGIN_REQ));
+        let mut resp = hex(LOGIN_RESP);
+        assert_eq!(&resp[0x19..0x1B], &[0, 0], "the capture's login succeeded");
+        feed(&mut h, &mut s, DOWN, &resp);
+        assert!(!h.obs().iter().any(|o| matches!(o, ObsKind::OtAuthFailure { .. })));
+        feed(&mut h, &mut s, UP, &hex(LOGIN_REQ));
+        resp[0x19] = 0x01;
+        resp[0x1A] = 0x40;
+        feed(&mut h, &mut s, DOWN, &resp);
+        let ev = h.events();
+        assert_eq!(ev[1]["melsoft"]["class"], "auth");
+        assert_eq!(ev[1]["melsoft"]["response"]["status"], 0x4001);
+        assert_eq!(
+            h.obs()
+                .iter()
+                .filter(|o| matches!(o, ObsKind::OtAuthFailure { .. }))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn udp_answer_in_its_own_flow_is_logged_alone() {
+        let mut h = Harness::new(17, 5560);
+        let mut s = MelsoftUdp::new();
+        let mut ctx = h.ctx();
+        s.on_datagram(DOWN, &hex(OPEN_RESP), &mut ctx);
+        s.on_datagram(DOWN, b"\x99garbage", &mut ctx);
+        s.on_close(&mut ctx);
+        let ev = h.events();
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0]["melsoft"].get("request").is_none());
+        assert_eq!(ev[0]["melsoft"]["class"], "recon");
+        assert_eq!(s.core.ot.errs.orphan_responses, 1);
+        assert_eq!(s.core.ot.errs.invalid, 1);
+    }
+}

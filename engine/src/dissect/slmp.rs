@@ -535,3 +535,171 @@ impl UdpApp for SlmpUdp {
         w.end_object();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::ot_common::testutil::Harness;
+
+    const UP: Direction = Direction::ToServer;
+    const DOWN: Direction = Direction::ToClient;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // From pcaps/loopback (pymcprotocol / plc-comm-slmp requests, mc_responder answers).
+    const READ_MODEL_3E: &str = "500000ffff03000600040001010000";
+    const MODEL_ANSWER_3E: &str = "d00000ffff030014000000513033554456435055202020202020206603";
+    const UNLOCK_SW43_3E: &str = "500000ffff03000c00100030160000040053573433";
+    const UNLOCK_REFUSED_3E: &str = "d00000ffff03000b0000c200ffff030030160000";
+    const OK_3E: &str = "d00000ffff030002000000";
+
+    /// Binary 3E batch write of D200 x4 = 11, -2, 300, 4000.
+    fn batch_write_d200() -> Vec<u8> {
+        hex("500000ffff030014000400011400 00c80000a804000b00feff2c01a00f".replace(' ', "").as_str())
+    }
+
+    /// A binary 4E frame from a 3E one, with `serial`.
+    fn to_4e(e3: &[u8], serial: u16) -> Vec<u8> {
+        let mut v = vec![e3[0] | 0x04, 0];
+        v.extend_from_slice(&serial.to_le_bytes());
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(&e3[2..]);
+        v
+    }
+
+    fn feed(h: &mut Harness, s: &mut SlmpTcp, dir: Direction, bytes: &[u8]) {
+        let mut ctx = h.ctx();
+        s.on_data(dir, bytes, &mut ctx);
+    }
+
+    #[test]
+    fn three_e_answers_pair_in_order_and_name_the_cpu() {
+        let mut h = Harness::new(6, 5010);
+        let mut s = SlmpTcp::new();
+        let req = hex(READ_MODEL_3E);
+        feed(&mut h, &mut s, UP, &req[..4]);
+        feed(&mut h, &mut s, UP, &req[4..]);
+        feed(&mut h, &mut s, DOWN, &hex(MODEL_ANSWER_3E));
+        let ev = h.events();
+        assert_eq!(ev.len(), 1);
+        let t = &ev[0]["slmp"];
+        assert_eq!(t["class"], "recon");
+        assert_eq!(t["request"]["frame_type"], "3E");
+        assert_eq!(t["request"]["encoding"], "binary");
+        assert_eq!(t["request"]["command_raw"], 0x0101);
+        assert_eq!(t["request"]["command"], "read_cpu_model");
+        assert_eq!(t["request"]["station"], 255);
+        assert_eq!(t["request"]["module_io"], 0x03FF);
+        assert_eq!(t["request"]["timer"], 4);
+        assert_eq!(t["response"]["end_code"], 0);
+        assert_eq!(t["response"]["cpu_model"], "Q03UDVCPU");
+        assert_eq!(t["response"]["model_code"], 0x0366);
+        let model = h.obs().iter().find_map(|o| match o {
+            ObsKind::Asset { key: "cpu_model", value, device, .. } => {
+                Some((value.to_string(), device.to_string()))
+            }
+            _ => None,
+        });
+        assert_eq!(model, Some(("Q03UDVCPU".into(), "10.0.0.2".into())));
+    }
+
+    #[test]
+    fn refused_unlock_logs_the_password_length_never_the_password() {
+        let mut h = Harness::new(6, 5010);
+        let mut s = SlmpTcp::new();
+        feed(&mut h, &mut s, UP, &hex(UNLOCK_SW43_3E));
+        feed(&mut h, &mut s, DOWN, &hex(UNLOCK_REFUSED_3E));
+        let text = String::from_utf8(h.out.clone()).unwrap();
+        assert!(!text.contains("SW43"), "{text}");
+        let ev = h.events();
+        let t = &ev[0]["slmp"];
+        assert_eq!(t["class"], "auth");
+        assert_eq!(t["request"]["command"], "remote_password_unlock");
+        assert_eq!(t["request"]["password_length"], 4);
+        assert_eq!(t["request"]["cleartext_password"], true);
+        assert_eq!(t["flags"], serde_json::json!(["cleartext_password"]));
+        assert_eq!(t["response"]["end_code"], 0xC200);
+        assert_eq!(t["response"]["end_code_name"], "remote_password_error");
+        assert_eq!(t["response"]["error_info"]["command_raw"], 0x1630);
+        let obs = h.obs();
+        assert!(obs.iter().any(|o| matches!(o, ObsKind::OtAuthFailure { .. })));
+        assert!(obs.iter().any(|o| matches!(
+            o,
+            ObsKind::OtOp { code: 0x1630, class: OtClass::Auth, ok: Some(false), .. }
+        )));
+    }
+
+    #[test]
+    fn four_e_pipelined_answers_pair_by_serial() {
+        let mut h = Harness::new(6, 5010);
+        let mut s = SlmpTcp::new();
+        let mut two = to_4e(&hex(READ_MODEL_3E), 0x1000);
+        two.extend(to_4e(&batch_write_d200(), 0x1001));
+        feed(&mut h, &mut s, UP, &two);
+        let mut back = to_4e(&hex(OK_3E), 0x1001);
+        back.extend(to_4e(&hex(MODEL_ANSWER_3E), 0x1000));
+        feed(&mut h, &mut s, DOWN, &back);
+        let ev = h.events();
+        assert_eq!(ev.len(), 2);
+        let w = &ev[0]["slmp"];
+        assert_eq!(w["request"]["serial"], 0x1001);
+        assert_eq!(w["request"]["frame_type"], "4E");
+        assert_eq!(w["request"]["command"], "batch_write");
+        assert_eq!(w["request"]["device"], "D");
+        assert_eq!(w["request"]["device_code"], 0xA8);
+        assert_eq!(w["request"]["head_device"], 200);
+        assert_eq!(w["request"]["points"], 4);
+        assert_eq!(w["request"]["unit"], "word");
+        assert_eq!(w["response"]["serial"], 0x1001);
+        assert_eq!(ev[1]["slmp"]["response"]["cpu_model"], "Q03UDVCPU");
+        assert!(h.obs().iter().any(|o| matches!(
+            o,
+            ObsKind::OtWrite { area: 0xA8, start: 200, count: 4, .. }
+        )));
+    }
+
+    #[test]
+    fn gap_logs_waiting_3e_requests_so_later_answers_do_not_shift() {
+        let mut h = Harness::new(6, 5010);
+        let mut s = SlmpTcp::new();
+        feed(&mut h, &mut s, UP, &hex(READ_MODEL_3E));
+        let mut ctx = h.ctx();
+        s.on_gap(DOWN, 40, &mut ctx);
+        feed(&mut h, &mut s, UP, &batch_write_d200());
+        feed(&mut h, &mut s, DOWN, &hex(OK_3E));
+        let ev = h.events();
+        assert_eq!(ev.len(), 2);
+        assert!(ev[0]["slmp"].get("response").is_none());
+        assert_eq!(ev[0]["slmp"]["request"]["command"], "read_cpu_model");
+        assert_eq!(ev[1]["slmp"]["request"]["command"], "batch_write");
+        assert_eq!(ev[1]["slmp"]["response"]["end_code"], 0);
+    }
+
+    #[test]
+    fn udp_datagrams_pair_and_garbage_is_counted() {
+        let mut h = Harness::new(17, 5010);
+        let mut s = SlmpUdp::new();
+        let mut ctx = h.ctx();
+        s.on_datagram(UP, &hex(UNLOCK_SW43_3E), &mut ctx);
+        s.on_datagram(DOWN, b"\x50\x00garbage", &mut ctx);
+        s.on_datagram(DOWN, &hex(UNLOCK_REFUSED_3E), &mut ctx);
+        assert_eq!(ctx.stats.invalid[idx(APP)], 1);
+        assert_eq!(ctx.stats.messages[idx(APP)], 2);
+        let ev = h.events();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0]["slmp"]["response"]["end_code"], 0xC200);
+        let mut flow = Vec::new();
+        let mut w = JsonWriter::object(&mut flow);
+        s.write_flow(&mut w);
+        w.finish();
+        let f: serde_json::Value = serde_json::from_slice(&flow).unwrap();
+        assert_eq!(f["slmp"]["command_counts"], serde_json::json!({"0x1630": 1}));
+        assert_eq!(f["slmp"]["invalid"], 1);
+        assert_eq!(f["slmp"]["error_end_codes"], 1);
+    }
+}

@@ -367,3 +367,179 @@ impl TcpApp for SrtpState {
         w.end_object();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::ot_common::testutil::Harness;
+
+    const UP: Direction = Direction::ToServer;
+    const DOWN: Direction = Direction::ToClient;
+
+    /// A request header: type 2, sequence, mailbox sequence, mailbox 0xC0,
+    /// service, segment selector, offset and length (LE).
+    fn request(seq: u16, service: u8, selector: u8, offset: u16, len: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 56];
+        b[0] = 0x02;
+        b[2..4].copy_from_slice(&seq.to_le_bytes());
+        b[30] = 0x06;
+        b[31] = 0xC0;
+        b[36] = 0x10;
+        b[37] = 0x0E;
+        b[40] = 1;
+        b[41] = 1;
+        b[42] = service;
+        b[43] = selector;
+        b[44..46].copy_from_slice(&offset.to_le_bytes());
+        b[46..48].copy_from_slice(&len.to_le_bytes());
+        b
+    }
+
+    /// A reply header: mailbox type, bytes 42/43 and the status word; `text`
+    /// follows the header.
+    fn reply(seq: u16, mailbox: u8, b42: u8, b43: u8, status: u16, text: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 56];
+        b[0] = 0x03;
+        b[2..4].copy_from_slice(&seq.to_le_bytes());
+        b[4..6].copy_from_slice(&(text.len() as u16).to_le_bytes());
+        b[30] = 0x06;
+        b[31] = mailbox;
+        b[42] = b42;
+        b[43] = b43;
+        b[51] = 4; // privilege level
+        b[54..56].copy_from_slice(&status.to_le_bytes());
+        b.extend_from_slice(text);
+        b
+    }
+
+    fn feed(h: &mut Harness, s: &mut SrtpState, dir: Direction, bytes: &[u8]) {
+        let mut ctx = h.ctx();
+        s.on_data(dir, bytes, &mut ctx);
+    }
+
+    #[test]
+    fn init_then_read_answered_with_header_and_text_in_two_segments() {
+        let mut h = Harness::new(6, 18245);
+        let mut s = SrtpState::new();
+        feed(&mut h, &mut s, UP, &[0u8; 56]);
+        let mut ack = vec![0u8; 56];
+        ack[0] = 0x01;
+        feed(&mut h, &mut s, DOWN, &ack);
+        feed(&mut h, &mut s, UP, &request(0xA8, 0x04, 0x08, 0, 2));
+        h.ts += 1_000_000;
+        let r = reply(0xA8, 0x94, 0x04, 0x00, 0x217C, &[0x34, 0x12, 0x78, 0x56]);
+        feed(&mut h, &mut s, DOWN, &r[..56]);
+        assert_eq!(h.events().len(), 1, "the reply waits for its text");
+        feed(&mut h, &mut s, DOWN, &r[56..]);
+        let ev = h.events();
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[0]["ge_srtp"]["class"], "recon");
+        assert_eq!(ev[0]["ge_srtp"]["request"]["pdu_type"], "init");
+        assert_eq!(ev[0]["ge_srtp"]["response"]["pdu_type"], "init_ack");
+        let t = &ev[1]["ge_srtp"];
+        assert_eq!(t["class"], "read");
+        assert_eq!(t["latency_us"], 1000);
+        assert_eq!(t["request"]["service_raw"], 4);
+        assert_eq!(t["request"]["service"], "read_system_memory");
+        assert_eq!(t["request"]["segment_selector"], "registers_word");
+        assert_eq!(t["request"]["data_length"], 2);
+        assert_eq!(t["response"]["mailbox_type"], "completion_ack_with_text");
+        assert_eq!(t["response"]["text_length"], 4);
+        assert_eq!(t["response"]["plc_status"]["state"], "stop_io_disabled");
+        assert_eq!(t["response"]["plc_status"]["programmer_attached"], true);
+        assert_eq!(t["response"]["privilege_level"], 4);
+    }
+
+    #[test]
+    fn invalid_password_nack_is_an_auth_failure() {
+        let mut h = Harness::new(6, 18245);
+        let mut s = SrtpState::new();
+        feed(&mut h, &mut s, UP, &request(3, 0x21, 0, 0, 0));
+        feed(&mut h, &mut s, DOWN, &reply(3, 0xD1, 0x05, 0xF5, 0, &[]));
+        let ev = h.events();
+        let t = &ev[0]["ge_srtp"];
+        assert_eq!(t["class"], "auth");
+        assert_eq!(t["request"]["service"], "change_privilege_level");
+        assert_eq!(t["response"]["mailbox_type"], "error_nack");
+        assert_eq!(t["response"]["minor_status"], 0xF5);
+        assert_eq!(t["response"]["minor_status_name"], "invalid_password");
+        assert!(t["response"].get("plc_status").is_none());
+        let obs = h.obs();
+        assert_eq!(
+            obs.iter()
+                .filter(|o| matches!(o, ObsKind::OtAuthFailure { .. }))
+                .count(),
+            1
+        );
+        assert!(obs.iter().any(|o| matches!(
+            o,
+            ObsKind::OtOp { code: 0x21, class: OtClass::Auth, ok: Some(false), .. }
+        )));
+    }
+
+    #[test]
+    fn plc_state_is_reported_when_first_seen_and_when_it_changes() {
+        let mut h = Harness::new(6, 18245);
+        let mut s = SrtpState::new();
+        // RUN (state 0), RUN with I/O disabled (state 1, same "run"),
+        // STOP (state 2), set PLC state request in between.
+        for (seq, status) in [(1u16, 0x0100u16), (2, 0x1100), (3, 0x2100)] {
+            feed(&mut h, &mut s, UP, &request(seq, 0x23, 0, 0, 0));
+            feed(&mut h, &mut s, DOWN, &reply(seq, 0xD4, 0, 0, status, &[]));
+        }
+        let states: Vec<(&str, String)> = h
+            .obs()
+            .iter()
+            .filter_map(|o| match o {
+                ObsKind::OtState { state, device, .. } => Some((*state, device.to_string())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("run", "10.0.0.2".to_string()),
+                ("stop", "10.0.0.2".to_string())
+            ]
+        );
+        // Control requests are observed every time.
+        let n = h
+            .obs()
+            .iter()
+            .filter(|o| matches!(o, ObsKind::OtOp { code: 0x23, class: OtClass::Control, .. }))
+            .count();
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn memory_write_range_and_controller_id_fact() {
+        let mut h = Harness::new(6, 18245);
+        let mut s = SrtpState::new();
+        feed(&mut h, &mut s, UP, &request(1, 0x07, 0x08, 100, 4));
+        feed(&mut h, &mut s, DOWN, &reply(1, 0xD4, 0, 0, 0, &[]));
+        feed(&mut h, &mut s, UP, &request(2, 0x43, 0, 0, 0));
+        feed(&mut h, &mut s, DOWN, &reply(2, 0x94, 0x10, 0, 0, b"\x00\x01IC695CPE330\x00\x00"));
+        let obs = h.obs();
+        assert!(obs.iter().any(|o| matches!(
+            o,
+            ObsKind::OtWrite { area: 0x08, start: 100, count: 4, .. }
+        )));
+        let fact = obs.iter().find_map(|o| match o {
+            ObsKind::Asset { key: "controller_id", value, .. } => Some(value.to_string()),
+            _ => None,
+        });
+        assert_eq!(fact.as_deref(), Some("IC695CPE330"));
+    }
+
+    #[test]
+    fn unknown_pdu_type_is_skipped_and_counted() {
+        let mut h = Harness::new(6, 18245);
+        let mut s = SrtpState::new();
+        let mut bytes = vec![0x07; 10];
+        bytes.extend(request(9, 0x04, 0x0A, 0, 1));
+        feed(&mut h, &mut s, UP, &bytes);
+        feed(&mut h, &mut s, DOWN, &reply(9, 0xD4, 0, 0, 0, &[]));
+        assert_eq!(h.events().len(), 1);
+        assert_eq!(s.core.ot.errs.invalid, 1);
+    }
+}
