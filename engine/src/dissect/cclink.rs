@@ -414,7 +414,10 @@ mod tests {
         let ev = h.events();
         assert_eq!(ev[1]["cclink_ief"]["latency_us"], 3000);
         assert_eq!(ev[1]["cclink_ief"]["response"]["end_code"], 0xCFE0);
-        assert_eq!(ev[1]["cclink_ief"]["response"]["end_code_name"], "master_duplication");
+        assert_eq!(
+            ev[1]["cclink_ief"]["response"]["end_code_name"],
+            "master_duplication"
+        );
         assert_eq!(ev[1]["cclink_ief"]["response"]["second_master"], true);
         assert_eq!(masters(&h), vec![false, true, true]);
         assert_eq!(s.master_duplication, 3);

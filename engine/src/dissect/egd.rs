@@ -222,7 +222,9 @@ mod tests {
         assert_eq!(e["data_length"], 8);
         assert_eq!(e["producer_mismatch"], false);
         let role = h.obs().iter().find_map(|o| match o {
-            ObsKind::Asset { key: "role", value, .. } => Some(value.to_string()),
+            ObsKind::Asset {
+                key: "role", value, ..
+            } => Some(value.to_string()),
             _ => None,
         });
         assert_eq!(role.as_deref(), Some("producer"));
@@ -233,7 +235,11 @@ mod tests {
         let mut h = Harness::new(17, 18246);
         let mut s = EgdState::new();
         let mut ctx = h.ctx();
-        s.on_datagram(Direction::ToServer, &production(1, [10, 0, 0, 99], 7), &mut ctx);
+        s.on_datagram(
+            Direction::ToServer,
+            &production(1, [10, 0, 0, 99], 7),
+            &mut ctx,
+        );
         s.on_datagram(Direction::ToServer, &[0x0D, 0x01, 0, 0], &mut ctx);
         assert_eq!(h.events()[0]["ge_egd"]["producer_mismatch"], true);
         assert_eq!(productions(&h), vec![(0x0A00_0063, 0x7B, 7, true)]);

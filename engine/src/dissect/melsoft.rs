@@ -383,7 +383,12 @@ mod tests {
         assert_eq!(t["response"]["status"], 0);
         assert!(h.obs().iter().any(|o| matches!(
             o,
-            ObsKind::OtOp { code: 0x1002, class: OtClass::Control, ok: Some(true), .. }
+            ObsKind::OtOp {
+                code: 0x1002,
+                class: OtClass::Control,
+                ok: Some(true),
+                ..
+            }
         )));
         assert_eq!(s.core.hellos, 1);
     }
@@ -401,7 +406,10 @@ mod tests {
         let ev = h.events();
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[0]["melsoft"]["request"]["command"], "remote_stop");
-        assert_eq!(ev[1]["melsoft"]["request"]["command"], "open_initial_cpu_model_read");
+        assert_eq!(
+            ev[1]["melsoft"]["request"]["command"],
+            "open_initial_cpu_model_read"
+        );
         assert_eq!(ev[1]["melsoft"]["response"]["cpu_model"], "R08SFCPU");
         assert_eq!(ev[1]["melsoft"]["response"]["model_code"], 0x4891);
         let facts: Vec<(&str, String)> = h
@@ -430,7 +438,10 @@ mod tests {
         let mut resp = hex(LOGIN_RESP);
         assert_eq!(&resp[0x19..0x1B], &[0, 0], "the capture's login succeeded");
         feed(&mut h, &mut s, DOWN, &resp);
-        assert!(!h.obs().iter().any(|o| matches!(o, ObsKind::OtAuthFailure { .. })));
+        assert!(!h
+            .obs()
+            .iter()
+            .any(|o| matches!(o, ObsKind::OtAuthFailure { .. })));
         feed(&mut h, &mut s, UP, &hex(LOGIN_REQ));
         resp[0x19] = 0x01;
         resp[0x1A] = 0x40;

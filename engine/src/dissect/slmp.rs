@@ -560,7 +560,11 @@ mod tests {
 
     /// Binary 3E batch write of D200 x4 = 11, -2, 300, 4000.
     fn batch_write_d200() -> Vec<u8> {
-        hex("500000ffff030014000400011400 00c80000a804000b00feff2c01a00f".replace(' ', "").as_str())
+        hex(
+            "500000ffff030014000400011400 00c80000a804000b00feff2c01a00f"
+                .replace(' ', "")
+                .as_str(),
+        )
     }
 
     /// A binary 4E frame from a 3E one, with `serial`.
@@ -600,9 +604,12 @@ mod tests {
         assert_eq!(t["response"]["cpu_model"], "Q03UDVCPU");
         assert_eq!(t["response"]["model_code"], 0x0366);
         let model = h.obs().iter().find_map(|o| match o {
-            ObsKind::Asset { key: "cpu_model", value, device, .. } => {
-                Some((value.to_string(), device.to_string()))
-            }
+            ObsKind::Asset {
+                key: "cpu_model",
+                value,
+                device,
+                ..
+            } => Some((value.to_string(), device.to_string())),
             _ => None,
         });
         assert_eq!(model, Some(("Q03UDVCPU".into(), "10.0.0.2".into())));
@@ -627,10 +634,17 @@ mod tests {
         assert_eq!(t["response"]["end_code_name"], "remote_password_error");
         assert_eq!(t["response"]["error_info"]["command_raw"], 0x1630);
         let obs = h.obs();
-        assert!(obs.iter().any(|o| matches!(o, ObsKind::OtAuthFailure { .. })));
+        assert!(obs
+            .iter()
+            .any(|o| matches!(o, ObsKind::OtAuthFailure { .. })));
         assert!(obs.iter().any(|o| matches!(
             o,
-            ObsKind::OtOp { code: 0x1630, class: OtClass::Auth, ok: Some(false), .. }
+            ObsKind::OtOp {
+                code: 0x1630,
+                class: OtClass::Auth,
+                ok: Some(false),
+                ..
+            }
         )));
     }
 
@@ -659,7 +673,12 @@ mod tests {
         assert_eq!(ev[1]["slmp"]["response"]["cpu_model"], "Q03UDVCPU");
         assert!(h.obs().iter().any(|o| matches!(
             o,
-            ObsKind::OtWrite { area: 0xA8, start: 200, count: 4, .. }
+            ObsKind::OtWrite {
+                area: 0xA8,
+                start: 200,
+                count: 4,
+                ..
+            }
         )));
     }
 
@@ -698,7 +717,10 @@ mod tests {
         s.write_flow(&mut w);
         w.finish();
         let f: serde_json::Value = serde_json::from_slice(&flow).unwrap();
-        assert_eq!(f["slmp"]["command_counts"], serde_json::json!({"0x1630": 1}));
+        assert_eq!(
+            f["slmp"]["command_counts"],
+            serde_json::json!({"0x1630": 1})
+        );
         assert_eq!(f["slmp"]["invalid"], 1);
         assert_eq!(f["slmp"]["error_end_codes"], 1);
     }

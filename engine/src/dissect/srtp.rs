@@ -473,7 +473,12 @@ mod tests {
         );
         assert!(obs.iter().any(|o| matches!(
             o,
-            ObsKind::OtOp { code: 0x21, class: OtClass::Auth, ok: Some(false), .. }
+            ObsKind::OtOp {
+                code: 0x21,
+                class: OtClass::Auth,
+                ok: Some(false),
+                ..
+            }
         )));
     }
 
@@ -506,7 +511,16 @@ mod tests {
         let n = h
             .obs()
             .iter()
-            .filter(|o| matches!(o, ObsKind::OtOp { code: 0x23, class: OtClass::Control, .. }))
+            .filter(|o| {
+                matches!(
+                    o,
+                    ObsKind::OtOp {
+                        code: 0x23,
+                        class: OtClass::Control,
+                        ..
+                    }
+                )
+            })
             .count();
         assert_eq!(n, 3);
     }
@@ -518,14 +532,28 @@ mod tests {
         feed(&mut h, &mut s, UP, &request(1, 0x07, 0x08, 100, 4));
         feed(&mut h, &mut s, DOWN, &reply(1, 0xD4, 0, 0, 0, &[]));
         feed(&mut h, &mut s, UP, &request(2, 0x43, 0, 0, 0));
-        feed(&mut h, &mut s, DOWN, &reply(2, 0x94, 0x10, 0, 0, b"\x00\x01IC695CPE330\x00\x00"));
+        feed(
+            &mut h,
+            &mut s,
+            DOWN,
+            &reply(2, 0x94, 0x10, 0, 0, b"\x00\x01IC695CPE330\x00\x00"),
+        );
         let obs = h.obs();
         assert!(obs.iter().any(|o| matches!(
             o,
-            ObsKind::OtWrite { area: 0x08, start: 100, count: 4, .. }
+            ObsKind::OtWrite {
+                area: 0x08,
+                start: 100,
+                count: 4,
+                ..
+            }
         )));
         let fact = obs.iter().find_map(|o| match o {
-            ObsKind::Asset { key: "controller_id", value, .. } => Some(value.to_string()),
+            ObsKind::Asset {
+                key: "controller_id",
+                value,
+                ..
+            } => Some(value.to_string()),
             _ => None,
         });
         assert_eq!(fact.as_deref(), Some("IC695CPE330"));
