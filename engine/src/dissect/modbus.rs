@@ -245,12 +245,14 @@ impl Req {
         }
     }
 
-    /// The most specific name: the UMAS function or diagnostics sub-function
-    /// when known, else the function's name.
+    /// The most specific name: the UMAS function, diagnostics sub-function
+    /// or MEI type when known, else the function's name.
     fn op_name(&self) -> &'static str {
         let sub = match self.detail {
             Detail::Diagnostics { sub_function, .. } => diagnostic_name(sub_function),
             Detail::Umas { function, .. } => umas_function_name(function),
+            Detail::DeviceId { .. } => mei_name(mb::MEI_READ_DEVICE_IDENTIFICATION),
+            Detail::Mei { mei_type } => mei_name(mei_type),
             _ => "unknown",
         };
         if sub == "unknown" {
@@ -301,8 +303,10 @@ impl ModbusState {
 struct Core {
     pending: Pending<Req>,
     ot: OtFlow,
-    /// Transactions per function code (exception bit masked).
-    function_counts: [u32; 256],
+    /// Transactions per function code (exception bit masked), in order of
+    /// first use: at most 128 entries, usually one to three, so a flow
+    /// holds a few bytes instead of a 256-entry table.
+    function_counts: Vec<(u8, u32)>,
     exceptions: u32,
 }
 
@@ -311,7 +315,7 @@ impl Default for Core {
         Core {
             pending: Pending::default(),
             ot: OtFlow::default(),
-            function_counts: [0; 256],
+            function_counts: Vec::new(),
             exceptions: 0,
         }
     }
@@ -369,8 +373,19 @@ impl Core {
     }
 
     fn count(&mut self, fc: u8) {
-        let c = &mut self.function_counts[usize::from(fc)];
-        *c = c.saturating_add(1);
+        match self.function_counts.iter_mut().find(|e| e.0 == fc) {
+            Some(e) => e.1 = e.1.saturating_add(1),
+            None => self.function_counts.push((fc, 1)),
+        }
+    }
+
+    /// Transactions counted for function `fc`.
+    #[cfg(test)]
+    fn function_count(&self, fc: u8) -> u32 {
+        self.function_counts
+            .iter()
+            .find(|e| e.0 == fc)
+            .map_or(0, |e| e.1)
     }
 
     /// One transaction is over: baseline observations and the event.
@@ -745,11 +760,13 @@ impl TcpApp for ModbusState {
         let c = &self.core;
         w.begin_object("modbus");
         w.begin_object("function_counts");
-        for (fc, n) in c.function_counts.iter().enumerate() {
-            if *n > 0 {
-                let mut b = [0u8; 5];
-                w.u64(dec_key(&mut b, fc as u16), u64::from(*n));
-            }
+        let mut sorted = [(0u8, 0u32); 128];
+        let n = c.function_counts.len().min(sorted.len());
+        sorted[..n].copy_from_slice(&c.function_counts[..n]);
+        sorted[..n].sort_unstable_by_key(|e| e.0);
+        for (fc, count) in &sorted[..n] {
+            let mut b = [0u8; 5];
+            w.u64(dec_key(&mut b, u16::from(*fc)), u64::from(*count));
         }
         w.end_object();
         w.u64("exceptions", c.exceptions.into());
@@ -950,7 +967,7 @@ mod tests {
                 (3, "read_holding_registers", Some(true)),
                 (15, "write_multiple_coils", Some(true)),
                 (15, "write_multiple_coils", Some(true)),
-                (43, "encapsulated_interface_transport", Some(true)),
+                (43, "read_device_identification", Some(true)),
             ]
         );
         let writes: Vec<(u16, u32, u32)> = obs
@@ -971,7 +988,6 @@ mod tests {
                 } => Some((*key, &**value, device.to_string())),
                 _ => None,
             })
-            .map(|(k, v, d)| (k, v, d))
             .collect();
         assert_eq!(
             facts,
@@ -1017,12 +1033,12 @@ mod tests {
         let ev = h.events();
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0]["modbus"]["class"], "write");
-        assert_eq!(s.core.function_counts[1], 1);
+        assert_eq!(s.core.function_count(1), 1);
         h.cfg.ot_events = OtEvents::None;
         feed(&mut h, &mut s, UP, &adu(3, 1, &[0x06, 0, 1, 0, 3]));
         feed(&mut h, &mut s, DOWN, &adu(3, 1, &[0x06, 0, 1, 0, 3]));
         assert_eq!(h.events().len(), 1);
-        assert_eq!(s.core.function_counts[6], 2);
+        assert_eq!(s.core.function_count(6), 2);
     }
 
     #[test]

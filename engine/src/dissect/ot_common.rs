@@ -723,7 +723,7 @@ mod tests {
     #[test]
     fn keys_and_addresses_without_allocation() {
         let mut b = [0u8; 6];
-        assert_eq!(hex_key(&mut b, 0x1A2f), "0x1a2f");
+        assert_eq!(hex_key(&mut b, 0x1A2F), "0x1a2f");
         let mut d = [0u8; 5];
         assert_eq!(dec_key(&mut d, 65535), "65535");
         assert_eq!(dec_key(&mut d, 0), "0");
