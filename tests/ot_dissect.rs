@@ -1252,3 +1252,63 @@ fn modbus_on_an_unusual_port_split_and_pipelined_over_real_tcp() {
         serde_json::json!({"3": 1, "5": 1, "6": 1})
     );
 }
+
+#[test]
+fn one_and_four_workers_give_the_same_ot_events_and_flow_records() {
+    let Some(dir) = shared_pcaps() else { return };
+    let files: Vec<PathBuf> = [
+        "modbus/iti_ModbusTCP.pcap",
+        "modbus/arkime_modbus.pcap",
+        "ge-srtp/booozie_kepware_cap.pcapng",
+        "ge-egd/ndpi_egd.pcapng",
+        "mitsubishi-melsec/nozomi_legitimate_user_addition_plc_stop_test.pcapng",
+        "mitsubishi-melsec/iti_melsoft_UDP_clean_2.pcap",
+        "mitsubishi-melsec/nttcom_cclink_ief_basic_only.pcap",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let ot = |workers: &str| -> Vec<String> {
+        let out = bin()
+            .arg("replay")
+            .args(&refs)
+            .args([
+                "--eve",
+                "-",
+                "-q",
+                "--ot-events",
+                "all",
+                "--workers",
+                workers,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let mut v: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                let r: Value = serde_json::from_str(l).unwrap();
+                matches!(
+                    r["event_type"].as_str(),
+                    Some(
+                        "modbus"
+                            | "ge_srtp"
+                            | "ge_egd"
+                            | "slmp"
+                            | "melsoft"
+                            | "cclink_ief"
+                            | "flow"
+                    )
+                )
+            })
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    };
+    let one = ot("1");
+    assert!(one.len() > 10_000, "{}", one.len());
+    assert_eq!(one, ot("4"));
+}

@@ -254,11 +254,6 @@ impl CodeCounts {
         }
     }
 
-    /// How often `code` was counted.
-    pub fn get(&self, code: u16) -> u32 {
-        self.entries.iter().find(|e| e.0 == code).map_or(0, |e| e.1)
-    }
-
     /// Writes `"key": {"0x0401": 5, ...}` in code order, plus
     /// `"key_other"` when codes did not fit.
     pub fn write_hex(&self, w: &mut JsonWriter<'_>, key: &str, other_key: &str) {
@@ -371,7 +366,8 @@ pub struct OtFlow {
 impl OtFlow {
     /// A transaction completed (or was given up): sends [`ObsKind::OtOp`]
     /// on the first use of (code, sub) on this flow and on every request of
-    /// a class that changes something.
+    /// a class that changes something ([`always_observed`]). A flow remembers
+    /// [`MAX_SEEN_OPS`] pairs; later new pairs count as seen.
     #[allow(clippy::too_many_arguments)]
     pub fn op(
         &mut self,
