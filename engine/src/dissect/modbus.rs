@@ -299,7 +299,7 @@ impl ModbusState {
 }
 
 /// Everything but the stream buffers (the feed callback borrows this).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Core {
     pending: Pending<Req>,
     ot: OtFlow,
@@ -308,17 +308,6 @@ struct Core {
     /// holds a few bytes instead of a 256-entry table.
     function_counts: Vec<(u8, u32)>,
     exceptions: u32,
-}
-
-impl Default for Core {
-    fn default() -> Self {
-        Core {
-            pending: Pending::default(),
-            ot: OtFlow::default(),
-            function_counts: Vec::new(),
-            exceptions: 0,
-        }
-    }
 }
 
 impl Core {
