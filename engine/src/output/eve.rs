@@ -137,11 +137,35 @@ fn has_ports(proto: u8) -> bool {
 /// Formats packet time as RFC 3339 with microseconds and a UTC offset,
 /// e.g. `2026-01-05T08:00:00.000123+00:00`, surrounded by quotes.
 pub fn rfc3339_quoted(ts: Nanos) -> Vec<u8> {
+    let secs = ts / 1_000_000_000;
+    let micros = ((ts % 1_000_000_000) / 1000) as u32;
     let mut out = Vec::with_capacity(34);
     out.push(b'"');
-    out.extend_from_slice(rfc3339(ts).as_bytes());
-    out.push(b'"');
+    // The date and time of day change once a second: keep the last one.
+    LAST_SECOND.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs || c.1.is_empty() {
+            let full = rfc3339(ts);
+            c.0 = secs;
+            c.1 = full.as_bytes()[..19].to_vec();
+        }
+        out.extend_from_slice(&c.1);
+    });
+    out.push(b'.');
+    let mut d = [0u8; 6];
+    let mut m = micros;
+    for x in d.iter_mut().rev() {
+        *x = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    out.extend_from_slice(&d);
+    out.extend_from_slice(b"+00:00\"");
     out
+}
+
+thread_local! {
+    /// The last second formatted by [`rfc3339_quoted`], as `YYYY-MM-DDTHH:MM:SS`.
+    static LAST_SECOND: std::cell::RefCell<(u64, Vec<u8>)> = const { std::cell::RefCell::new((0, Vec::new())) };
 }
 
 /// Formats packet time as RFC 3339 with microseconds and `+00:00`.
@@ -320,6 +344,22 @@ mod tests {
             ipproto::TCP,
         );
         assert_eq!(community_id(&r), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+    }
+
+    #[test]
+    fn rfc3339_quoted_matches_the_plain_form_across_seconds() {
+        for ts in [
+            0u64,
+            999_999_999,
+            1_000_000_000,
+            1_767_600_000_123_456_789,
+            1_767_600_001_000_001_000,
+        ] {
+            assert_eq!(
+                rfc3339_quoted(ts),
+                format!("\"{}\"", rfc3339(ts)).into_bytes()
+            );
+        }
     }
 
     #[test]
