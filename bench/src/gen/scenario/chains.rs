@@ -291,6 +291,7 @@ fn account_takeover(start: Micros, tl: &mut Timeline, truth: &mut Truth, rng: &m
     let att = start + LEARN;
     let benign = start + 3 * HOUR;
     header(truth, start, benign);
+    truth.attack_hosts = ips(&VPS);
     let plan = it_plan(start);
     routine(tl, &plan, rng);
     let w = USERS[FINANCE_USER];
@@ -429,6 +430,7 @@ fn vendor_email_compromise(start: Micros, tl: &mut Timeline, truth: &mut Truth, 
     let att = start + LEARN;
     let benign = start + 3 * HOUR;
     header(truth, start, benign);
+    truth.attack_hosts = ips(&[PHISH]);
     let plan = it_plan(start);
     routine(tl, &plan, rng);
     let chain = "vendor-email-compromise";
@@ -558,6 +560,7 @@ fn ot_ge_modbus(start: Micros, tl: &mut Timeline, truth: &mut Truth, rng: &mut R
     let att = start + LEARN;
     let benign = start + 3 * HOUR;
     header(truth, start, benign);
+    truth.attack_hosts = ips(&[LAPTOP]);
     let chain = "ot-intrusion";
     let laptop = linux_host(LAPTOP);
     truth.devices.push((
@@ -934,6 +937,7 @@ fn ot_mitsubishi(start: Micros, tl: &mut Timeline, truth: &mut Truth, rng: &mut 
     let att = start + LEARN;
     let benign = start + 3 * HOUR;
     header(truth, start, benign);
+    truth.attack_hosts = ips(&[ROGUE_MASTER]);
     let chain = "ot-intrusion";
     truth.devices.push((
         ip(ROGUE_MASTER),

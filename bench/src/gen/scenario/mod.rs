@@ -86,6 +86,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
         benign_start: String::new(),
         benign_start_us: 0,
         devices: Vec::new(),
+        attack_hosts: Vec::new(),
         steps: Vec::new(),
         novelties: Vec::new(),
     };

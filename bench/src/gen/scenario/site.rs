@@ -587,33 +587,44 @@ pub fn inbound_config(
 }
 
 fn inbound_mail(tl: &mut Timeline, start: Micros, end: Micros, gap: Micros, rng: &mut Rng) {
+    fn mail(c: &Correspondent, ctx: &mut Ctx, rng: &mut Rng) {
+        let k = rng.range(100, 999);
+        let text = vec![
+            "Dear colleague,".into(),
+            String::new(),
+            format!("reference {k}: the details are available at"),
+            format!("{}/{k}", c.url),
+            String::new(),
+            "Kind regards".into(),
+        ];
+        let cfg = inbound_config(c, text, &format!("Reference {k}"), rng);
+        let a = Mail::boxed(cfg, ctx, rng.fork());
+        let now = ctx.now;
+        ctx.spawn(now, a);
+    }
+    // Every correspondent writes once in the first hour (so each is learned), then at random.
+    let first_round = Periodic::every(
+        8 * MIN,
+        20,
+        start + 2 * MIN + CORRESPONDENTS.len() as Micros * 8 * MIN - MIN,
+        rng.fork(),
+        Box::new(move |ctx: &mut Ctx, _s: &mut Script, rng: &mut Rng, n| {
+            if let Some(c) = CORRESPONDENTS.get(n as usize) {
+                mail(c, ctx, rng);
+            }
+        }),
+    );
+    tl.spawn(start + 2 * MIN, Box::new(first_round));
     let d = Periodic::poisson(
         gap,
         end,
         rng.fork(),
-        Box::new(move |ctx: &mut Ctx, _s: &mut Script, rng: &mut Rng, n| {
-            // Every correspondent writes once early on, then at random.
-            let c = if (n as usize) < CORRESPONDENTS.len() {
-                CORRESPONDENTS[n as usize]
-            } else {
-                *rng.pick(CORRESPONDENTS)
-            };
-            let k = rng.range(100, 999);
-            let text = vec![
-                "Dear colleague,".into(),
-                String::new(),
-                format!("reference {k}: the details are available at"),
-                format!("{}/{k}", c.url),
-                String::new(),
-                "Kind regards".into(),
-            ];
-            let cfg = inbound_config(&c, text, &format!("Reference {k}"), rng);
-            let a = Mail::boxed(cfg, ctx, rng.fork());
-            let now = ctx.now;
-            ctx.spawn(now, a);
+        Box::new(move |ctx: &mut Ctx, _s: &mut Script, rng: &mut Rng, _n| {
+            let c = *rng.pick(CORRESPONDENTS);
+            mail(&c, ctx, rng);
         }),
     );
-    tl.spawn(start + 2 * MIN, Box::new(d));
+    tl.spawn(start + 55 * MIN, Box::new(d));
 }
 
 /// Register values a PLC reports: a slowly moving process image.

@@ -80,6 +80,9 @@ pub struct Truth {
     pub benign_start_us: u64,
     /// Roles of the hosts: address → description.
     pub devices: Vec<(String, String)>,
+    /// Hosts that exist only for the attack (their flows are never benign).
+    #[serde(default)]
+    pub attack_hosts: Vec<String>,
     /// Attack steps in time order.
     pub steps: Vec<Step>,
     /// Legitimate novelties of the benign period.
