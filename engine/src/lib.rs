@@ -15,6 +15,7 @@ pub mod decode;
 pub mod detect;
 pub mod dissect;
 pub mod flow;
+pub mod metrics;
 pub mod output;
 pub mod reassembly;
 pub mod runtime;

@@ -33,6 +33,8 @@ enum Command {
     Assets(AssetsArgs),
     /// Print the default configuration as TOML (every key, with its default).
     Config,
+    /// Capture live from an interface (libpcap or AF_XDP) until SIGINT/SIGTERM.
+    Live(live_cmd::LiveArgs),
 }
 
 #[derive(Args, Debug)]
@@ -137,6 +139,7 @@ fn main() -> ExitCode {
             true,
         ),
         Command::Assets(a) => run_assets(a),
+        Command::Live(a) => live_cmd::run(a),
         Command::Config => {
             print!("{}", spanwatch::config::Config::default_toml());
             ExitCode::SUCCESS
@@ -326,4 +329,235 @@ fn run_assets(a: AssetsArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// `spanwatch live`: a self-contained block (arguments and their mapping onto
+/// `runtime::live::LiveOptions`).
+mod live_cmd {
+    use super::load_config;
+    use clap::{Args, ValueEnum};
+    use spanwatch::capture::live::pcap::PcapOptions;
+    use spanwatch::capture::live::xdp::{AttachMode, BindMode, XdpOptions};
+    use spanwatch::capture::live::CaptureMethod;
+    use spanwatch::output::writer::EveTarget;
+    use spanwatch::runtime::live::{live, LiveError, LiveOptions, Signals};
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    #[derive(Debug, Clone, Copy, ValueEnum)]
+    pub enum CaptureArg {
+        /// libpcap (TPACKET_V3); needs CAP_NET_RAW.
+        Pcap,
+        /// AF_XDP, one socket per NIC queue; needs CAP_NET_RAW, CAP_NET_ADMIN
+        /// and CAP_BPF; falls back to libpcap where it cannot be set up.
+        AfXdp,
+    }
+
+    #[derive(Debug, Clone, Copy, ValueEnum)]
+    pub enum XdpModeArg {
+        /// Native where the driver supports it, else generic.
+        Auto,
+        /// Generic XDP (any driver).
+        Skb,
+        /// Native (driver) XDP.
+        Native,
+    }
+
+    #[derive(Debug, Clone, Copy, ValueEnum)]
+    pub enum XdpBindArg {
+        /// Zero-copy where supported, else copy.
+        Auto,
+        /// Copy mode.
+        Copy,
+        /// Zero-copy mode.
+        ZeroCopy,
+    }
+
+    #[derive(Args, Debug)]
+    pub struct LiveArgs {
+        /// Interface to capture on (the SPAN / mirror port).
+        #[arg(short, long, value_name = "IF")]
+        iface: String,
+        /// Capture mechanism.
+        #[arg(long, value_enum, default_value = "pcap")]
+        capture: CaptureArg,
+        /// AF_XDP: NIC queues to read, 0..N [default: every RX queue].
+        #[arg(long, value_name = "N")]
+        queues: Option<u32>,
+        /// Worker threads [default: runtime.workers if set, else --queues with af-xdp, else CPU cores].
+        #[arg(short, long, value_name = "N")]
+        workers: Option<usize>,
+        /// BPF filter (tcpdump syntax; libpcap only).
+        #[arg(long, value_name = "FILTER")]
+        bpf: Option<String>,
+        /// EVE output path, opened for append; `-` writes to stdout [default: output.eve].
+        #[arg(long, value_name = "PATH")]
+        eve: Option<String>,
+        /// State directory (created at start; the baseline snapshot goes here at shutdown).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// libpcap: bytes kept per frame.
+        #[arg(long, value_name = "N", default_value_t = 65535)]
+        snaplen: u32,
+        /// libpcap: kernel ring buffer size in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+        buffer_size: u32,
+        /// Seconds between `stats` EVE records; 0: only the final one.
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        stats_interval: u64,
+        /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9490) at /metrics.
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
+        /// Switch to USER once the capture is open.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// Do not put the interface in promiscuous mode (libpcap).
+        #[arg(long)]
+        no_promisc: bool,
+        /// AF_XDP: where the redirect program runs.
+        #[arg(long, value_enum, default_value = "auto")]
+        xdp_mode: XdpModeArg,
+        /// AF_XDP: copy or zero-copy sockets.
+        #[arg(long, value_enum, default_value = "auto")]
+        xdp_bind: XdpBindArg,
+        /// AF_XDP: UMEM chunks per queue.
+        #[arg(long, value_name = "N", default_value_t = 4096)]
+        umem_frames: u32,
+        /// AF_XDP: UMEM chunk size (2048 or 4096).
+        #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+        xdp_frame_size: u32,
+        /// AF_XDP: fill and RX ring entries (power of two).
+        #[arg(long, value_name = "N", default_value_t = 2048)]
+        xdp_ring_size: u32,
+        /// AF_XDP: bind without XDP_USE_NEED_WAKEUP.
+        #[arg(long)]
+        no_need_wakeup: bool,
+        /// AF_XDP: microseconds to let frames gather after a wake-up on an
+        /// empty queue (fewer wake-ups per frame; a busy queue never waits).
+        #[arg(long, value_name = "US", default_value_t = 200)]
+        xdp_wake_delay_us: u32,
+        /// AF_XDP: the NIC's RSS key is symmetric, so queue i feeds worker i
+        /// directly (no hand-off between threads).
+        #[arg(long)]
+        rss_symmetric: bool,
+        /// Configuration file (TOML).
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Do not print the summary line at exit.
+        #[arg(short, long)]
+        quiet: bool,
+    }
+
+    pub fn run(a: LiveArgs) -> ExitCode {
+        let config = match load_config(a.config.as_ref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("spanwatch: error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let method = match a.capture {
+            CaptureArg::Pcap => CaptureMethod::Pcap,
+            CaptureArg::AfXdp => CaptureMethod::AfXdp,
+        };
+        let xdp = XdpOptions {
+            iface: a.iface.clone(),
+            queues: a.queues,
+            attach: match a.xdp_mode {
+                XdpModeArg::Auto => AttachMode::Auto,
+                XdpModeArg::Skb => AttachMode::Skb,
+                XdpModeArg::Native => AttachMode::Native,
+            },
+            bind: match a.xdp_bind {
+                XdpBindArg::Auto => BindMode::Auto,
+                XdpBindArg::Copy => BindMode::Copy,
+                XdpBindArg::ZeroCopy => BindMode::ZeroCopy,
+            },
+            frame_size: a.xdp_frame_size,
+            umem_frames: a.umem_frames,
+            ring_size: a.xdp_ring_size,
+            need_wakeup: !a.no_need_wakeup,
+            wake_delay_us: a.xdp_wake_delay_us,
+        };
+        if let Err(e) = xdp.validate() {
+            eprintln!("spanwatch: error: {e}");
+            return ExitCode::from(2);
+        }
+        let workers = match a
+            .workers
+            .or(Some(config.runtime.workers).filter(|&w| w > 0))
+        {
+            Some(0) => {
+                eprintln!("spanwatch: error: --workers must be at least 1");
+                return ExitCode::from(2);
+            }
+            Some(w) => w,
+            None => match (method, a.queues) {
+                (CaptureMethod::AfXdp, Some(q)) => q as usize,
+                _ => std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1),
+            },
+        };
+        let signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("spanwatch: error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let eve = EveTarget::parse(a.eve.as_deref().unwrap_or(&config.output.eve));
+        let opts = LiveOptions {
+            iface: a.iface.clone(),
+            method,
+            workers,
+            pcap: PcapOptions {
+                iface: a.iface.clone(),
+                snaplen: a.snaplen,
+                buffer_size: a.buffer_size,
+                promisc: !a.no_promisc,
+                filter: a.bpf,
+            },
+            xdp,
+            rss_symmetric: a.rss_symmetric,
+            eve,
+            state_dir: a.state_dir,
+            stats_interval: (a.stats_interval > 0).then(|| Duration::from_secs(a.stats_interval)),
+            metrics_listen: a.metrics_listen,
+            user: a.user,
+            config,
+        };
+        match live(opts, signals) {
+            Ok(s) => {
+                if !a.quiet {
+                    // stderr may be gone by now (a closed pipe): never fail on it.
+                    use std::io::Write;
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "spanwatch: live: {} ({}): {} packets delivered, {} dropped before delivery, {} flows, {} events in {:.1} s with {} worker(s), {:.3} s CPU",
+                        a.iface,
+                        s.method.name(),
+                        s.delivered(),
+                        s.dropped(),
+                        s.workers.flow.created,
+                        s.writer.lines,
+                        s.wall.as_secs_f64(),
+                        workers,
+                        s.cpu.as_secs_f64()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e @ LiveError::Setup(_)) => {
+                eprintln!("spanwatch: error: {e}");
+                ExitCode::from(2)
+            }
+            Err(e) => {
+                eprintln!("spanwatch: error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    }
 }

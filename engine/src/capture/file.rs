@@ -582,7 +582,7 @@ impl CaptureFile {
             return Step::End;
         };
         let total = total as usize;
-        if total < field::MIN_BLOCK || total % 4 != 0 {
+        if total < field::MIN_BLOCK || total & 3 != 0 {
             self.stop(
                 start,
                 Some("pcapng block length not a multiple of 4 or below 12"),
@@ -724,7 +724,7 @@ fn shb_byte_order(b: &[u8], at: usize) -> Option<bool> {
 /// Checks the SHB at `at` and returns its total length.
 fn shb_check(b: &[u8], at: usize, be: bool) -> Result<usize, &'static str> {
     let total = rd32(b, at + 4, be).ok_or("pcapng section header cut short")? as usize;
-    if total < field::MIN_SHB || total % 4 != 0 {
+    if total < field::MIN_SHB || total & 3 != 0 {
         return Err("pcapng section header length invalid");
     }
     let end = at

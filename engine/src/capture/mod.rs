@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 pub mod file;
+pub mod live;
 
 /// Packet time: nanoseconds since the Unix epoch, taken from the capture.
 pub type Nanos = u64;

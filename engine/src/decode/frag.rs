@@ -8,9 +8,10 @@
 //! reassembly, at most `max_fragment_bytes` of buffers across them, at most
 //! [`MAX_FRAGMENTS_PER_DATAGRAM`] fragments and [`MAX_DATAGRAM`] bytes per
 //! datagram. A datagram is dropped when it is still incomplete
-//! `fragment_timeout_secs` of packet time after its first fragment; expiry
-//! runs lazily (at most once per [`SWEEP_INTERVAL_NS`] of packet time while
-//! fragments arrive) and when the owner calls `expire`.
+//! `fragment_timeout_secs` of packet time after its first fragment (or when
+//! packet time has jumped back by more than that); expiry runs lazily (at
+//! most once per [`SWEEP_INTERVAL_NS`] of packet time while fragments
+//! arrive) and when the owner calls `expire`.
 //!
 //! Overlaps keep the bytes that arrived first and are counted: the decoder
 //! does not try to imitate any one host's policy, it makes overlap visible.
@@ -101,7 +102,8 @@ pub(crate) struct FragTable {
     max_trackers: usize,
     max_bytes: usize,
     timeout_ns: u64,
-    next_sweep: Nanos,
+    /// Packet time of the last sweep (`None` before the first).
+    last_sweep: Option<Nanos>,
 }
 
 impl FragTable {
@@ -114,7 +116,7 @@ impl FragTable {
             max_trackers,
             max_bytes,
             timeout_ns: timeout_secs.saturating_mul(1_000_000_000),
-            next_sweep: 0,
+            last_sweep: None,
         }
     }
 
@@ -133,8 +135,11 @@ impl FragTable {
         &self.done
     }
 
+    /// Older than the timeout, or from more than the timeout in the future:
+    /// packet time can jump back in merged captures, and a tracker from
+    /// "later" is as stale as one from long ago.
     fn expired(&self, t: &Tracker, now: Nanos) -> bool {
-        now.saturating_sub(t.first_seen) > self.timeout_ns
+        now.abs_diff(t.first_seen) > self.timeout_ns
     }
 
     /// Drops every datagram older than the timeout at packet time `now`.
@@ -142,7 +147,7 @@ impl FragTable {
         let timeout = self.timeout_ns;
         let mut freed = Vec::new();
         self.map.retain(|_, t| {
-            if now.saturating_sub(t.first_seen) > timeout {
+            if now.abs_diff(t.first_seen) > timeout {
                 freed.push(std::mem::take(&mut t.buf));
                 false
             } else {
@@ -153,7 +158,7 @@ impl FragTable {
         for b in freed {
             self.recycle(b);
         }
-        self.next_sweep = now.saturating_add(SWEEP_INTERVAL_NS);
+        self.last_sweep = Some(now);
     }
 
     /// Returns a tracker's buffer: its bytes stop counting against the budget.
@@ -183,7 +188,10 @@ impl FragTable {
         now: Nanos,
         frag: Fragment<'_>,
     ) -> FragResult {
-        if now >= self.next_sweep {
+        if self
+            .last_sweep
+            .is_none_or(|t| now.abs_diff(t) >= SWEEP_INTERVAL_NS)
+        {
             self.expire(now, stats);
         }
         let len = u32::try_from(frag.data.len()).unwrap_or(u32::MAX);

@@ -75,7 +75,9 @@ fn decode_file(
 /// also counts the TCP header quoted inside ICMP errors (zeek_smtp: 122 vs
 /// 118; malcolm_Tunnels: 343 vs 341). Frames reaching IP equal packets +
 /// held everywhere except malcolm_Tunnels, whose 2 VXLAN frames carry ARP.
-const FACTS: &[(&str, u64, u64, u64, u64, u64, u64, u64)] = &[
+type Fact = (&'static str, u64, u64, u64, u64, u64, u64, u64);
+
+const FACTS: &[Fact] = &[
     ("ge-egd/ndpi_egd.pcapng", 5, 5, 5, 0, 0, 0, 0),
     (
         "ge-srtp/booozie_kepware_cap.pcapng",

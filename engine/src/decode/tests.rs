@@ -1162,6 +1162,15 @@ fn stale_tracker_expires_lazily_when_its_datagram_resumes() {
 }
 
 #[test]
+fn packet_time_jumping_back_expires_trackers_from_the_future() {
+    let fr = frags4(4, 17, &big_udp(), 1480);
+    let mut d = dec();
+    assert_eq!(feed(&mut d, 500_000_000_000, &fr[0]), Err("held"));
+    d.expire(100_000_000_000);
+    assert_eq!((d.fragments_in_use(), d.stats.frag_timeout), (0, 1));
+}
+
+#[test]
 fn full_tracker_table_drops_new_datagrams() {
     let cfg = DecodeConfig {
         max_fragment_trackers: 2,

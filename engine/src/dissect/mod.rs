@@ -172,6 +172,10 @@ pub struct DissectStats {
     pub stream_limit_events: u64,
     /// Streams that reached their reassembly depth.
     pub depth_reached: u64,
+    /// Packet time of the last `reassembly_memcap_reached` record.
+    pub memcap_event_at: Nanos,
+    /// Memcap hits since that record.
+    pub memcap_suppressed: u64,
 }
 
 impl DissectStats {

@@ -119,7 +119,26 @@ impl StreamSink for Sink<'_, '_, '_> {
             StreamEvent::HoleLimitReached => "reassembly_hole_limit_reached",
             StreamEvent::SegmentLimitReached => "reassembly_segment_limit_reached",
             StreamEvent::StreamMemcapReached => "reassembly_stream_memcap_reached",
-            StreamEvent::GlobalMemcapReached => "reassembly_memcap_reached",
+            StreamEvent::GlobalMemcapReached => {
+                // An engine-wide bound: one record per second of packet time
+                // per worker, with the number of streams it stood for.
+                self.ctx.stats.stream_limit_events += 1;
+                let st = &mut *self.ctx.stats;
+                st.memcap_suppressed += 1;
+                if self.ctx.ts >= st.memcap_event_at.saturating_add(1_000_000_000)
+                    || st.memcap_event_at == 0
+                {
+                    let n = std::mem::take(&mut st.memcap_suppressed);
+                    st.memcap_event_at = self.ctx.ts.max(1);
+                    crate::output::records::write_engine_anomaly(
+                        self.ctx.out,
+                        self.ctx.ts,
+                        "reassembly_memcap_reached",
+                        &format!("reassembly memcap full: out-of-order data dropped on {n} stream(s) since the last report"),
+                    );
+                }
+                return;
+            }
             StreamEvent::DepthReached => {
                 self.ctx.stats.depth_reached += 1;
                 return;

@@ -2,7 +2,7 @@ use crate::decode::{Addr, Packet, Tunnel};
 
 /// Canonical bidirectional flow key: the 5-tuple plus VLAN and tunnel
 /// context, with the lower (address, port) endpoint first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     /// Lower endpoint address.
     pub lo: Addr,
@@ -51,5 +51,23 @@ impl FlowKey {
             },
             src_is_lo,
         )
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    /// Three words instead of one call per field: this runs for every packet.
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.lo.0 ^ self.hi.0.rotate_left(64));
+        state.write_u128(self.hi.0);
+        state.write_u64(
+            (self.lo_port as u64) << 48
+                | (self.hi_port as u64) << 32
+                | (self.proto as u64) << 24
+                | (self.is_v6 as u64) << 20
+                | (self.vlan as u64 & 0xfff) << 8
+                | self.tunnel.kind as u64,
+        );
+        state.write_u32(self.tunnel.id);
     }
 }

@@ -2,6 +2,7 @@ use super::{FlowKey, TcpState};
 use crate::capture::Nanos;
 use crate::decode::{ipproto, Packet};
 use crate::dissect::FlowApp;
+use std::hash::BuildHasher;
 
 const NS: u64 = 1_000_000_000;
 
@@ -67,7 +68,7 @@ impl Default for FlowConfig {
                 other_new: 10,
                 other_established: 100,
             },
-            sweep_interval: 1,
+            sweep_interval: 10,
         }
     }
 }
@@ -244,7 +245,7 @@ impl FlowStats {
     }
 }
 
-type Map = hashbrown::HashMap<FlowKey, Flow, foldhash::fast::FixedState>;
+type Map = hashbrown::HashTable<Flow>;
 
 /// Ports on which the responder usually listens: used to orient flows picked
 /// up mid-stream.
@@ -278,6 +279,7 @@ fn likely_server_port(p: u16) -> bool {
 /// A worker's flow table. Bounded by `max_flows`; all time is packet time.
 pub struct FlowTable {
     map: Map,
+    hasher: foldhash::fast::FixedState,
     cfg: FlowConfig,
     max_flows: usize,
     last_sweep: Nanos,
@@ -292,10 +294,8 @@ impl FlowTable {
     /// A table holding at most `max_flows` flows (this worker's share of the memcap).
     pub fn new(cfg: &FlowConfig, max_flows: usize) -> FlowTable {
         FlowTable {
-            map: Map::with_capacity_and_hasher(
-                max_flows.min(1 << 16),
-                foldhash::fast::FixedState::with_seed(0x5eed),
-            ),
+            map: Map::with_capacity(max_flows.min(1 << 14)),
+            hasher: foldhash::fast::FixedState::with_seed(0x5eed),
             cfg: cfg.clone(),
             max_flows: max_flows.max(16),
             last_sweep: 0,
@@ -329,23 +329,29 @@ impl FlowTable {
     ) -> Option<(&'t mut Flow, bool)> {
         let clock = clock.max(p.ts);
         let (key, src_is_lo) = FlowKey::from_packet(p);
+        let h = self.hasher.hash_one(key);
         let timeouts = self.cfg.timeouts;
         // End the existing flow on this tuple if it is stale or being reused.
         let mut end: Option<EndReason> = None;
-        if let Some(f) = self.map.get(&key) {
-            if f.expired(clock, &timeouts) {
-                end = Some(EndReason::Timeout);
-            } else if p.proto == ipproto::TCP
-                && f.tcp_state.is_closed()
-                && p.tcp.flags & (crate::decode::tcp_flags::SYN | crate::decode::tcp_flags::ACK)
-                    == crate::decode::tcp_flags::SYN
-                && f.client_isn != Some(p.tcp.seq)
-            {
-                end = Some(EndReason::Forced);
+        let present = match self.map.find(h, |f| f.key == key) {
+            Some(f) => {
+                if f.expired(clock, &timeouts) {
+                    end = Some(EndReason::Timeout);
+                } else if p.proto == ipproto::TCP
+                    && f.tcp_state.is_closed()
+                    && p.tcp.flags & (crate::decode::tcp_flags::SYN | crate::decode::tcp_flags::ACK)
+                        == crate::decode::tcp_flags::SYN
+                    && f.client_isn != Some(p.tcp.seq)
+                {
+                    end = Some(EndReason::Forced);
+                }
+                true
             }
-        }
+            None => false,
+        };
         if let Some(reason) = end {
-            if let Some(f) = self.map.remove(&key) {
+            if let Ok(e) = self.map.find_entry(h, |f| f.key == key) {
+                let (f, _) = e.remove();
                 match reason {
                     EndReason::Timeout => self.stats.timed_out += 1,
                     _ => self.stats.reused += 1,
@@ -353,7 +359,7 @@ impl FlowTable {
                 ended(f, reason);
             }
         }
-        if !self.map.contains_key(&key) {
+        if !present || end.is_some() {
             if self.map.len() >= self.max_flows {
                 self.stats.memcap_hits += 1;
                 self.memcap_event_pending = true;
@@ -364,10 +370,11 @@ impl FlowTable {
                 }
             }
             let flow = self.new_flow(key, src_is_lo, p);
-            self.map.insert(key, flow);
+            let hasher = &self.hasher;
+            self.map.insert_unique(h, flow, |f| hasher.hash_one(f.key));
             self.stats.peak_flows = self.stats.peak_flows.max(self.map.len() as u64);
         }
-        let f = self.map.get_mut(&key)?;
+        let f = self.map.find_mut(h, |f| f.key == key)?;
         let to_server = src_is_lo == f.client_is_lo;
         let d = if to_server { 0 } else { 1 };
         f.pkts[d] += 1;
@@ -450,7 +457,7 @@ impl FlowTable {
         self.last_sweep = now;
         let t = self.cfg.timeouts;
         let mut n = 0;
-        for (_, f) in self.map.extract_if(|_, f| f.expired(now, &t)) {
+        for f in self.map.extract_if(|f| f.expired(now, &t)) {
             n += 1;
             ended(f, EndReason::Timeout);
         }
@@ -461,19 +468,19 @@ impl FlowTable {
         self.stats.emergency_rounds += 1;
         let t = self.cfg.emergency_timeouts;
         let mut n = 0;
-        for (_, f) in self.map.extract_if(|_, f| f.expired(now, &t)) {
+        for f in self.map.extract_if(|f| f.expired(now, &t)) {
             n += 1;
             ended(f, EndReason::Forced);
         }
         // Still too full: drop the least recently seen 1/16th.
         if self.map.len() > 1 && self.map.len() + self.max_flows / 32 >= self.max_flows {
-            let mut lasts: Vec<Nanos> = self.map.values().map(|f| f.last).collect();
+            let mut lasts: Vec<Nanos> = self.map.iter().map(|f| f.last).collect();
             let k = (lasts.len() / 16).max(1).min(lasts.len() - 1);
             let (_, cut, _) = lasts.select_nth_unstable(k);
             let cut = *cut;
             let mut removed = 0;
             let limit = k;
-            for (_, f) in self.map.extract_if(|_, f| f.last < cut) {
+            for f in self.map.extract_if(|f| f.last < cut) {
                 removed += 1;
                 ended(f, EndReason::Forced);
                 if removed >= limit {
@@ -490,7 +497,7 @@ impl FlowTable {
     /// reason does not depend on how packets were spread over workers.
     pub fn drain(&mut self, final_ts: Nanos, ended: &mut impl FnMut(Flow, EndReason)) {
         let t = self.cfg.timeouts;
-        for (_, f) in self.map.drain() {
+        for f in self.map.drain() {
             if f.expired(final_ts, &t) {
                 self.stats.timed_out += 1;
                 ended(f, EndReason::Timeout);

@@ -74,6 +74,19 @@ pub fn run(
     rx: Receiver<Vec<u8>>,
     reopen: Arc<AtomicBool>,
 ) -> io::Result<WriterStats> {
+    run_with_spares(target, first, rx, reopen, None)
+}
+
+/// Like [`run`], and hands each written buffer back through `spares` (when
+/// there is room) so workers reuse warm memory instead of faulting in fresh
+/// pages for every output buffer.
+pub fn run_with_spares(
+    target: EveTarget,
+    first: Box<dyn Write + Send>,
+    rx: Receiver<Vec<u8>>,
+    reopen: Arc<AtomicBool>,
+    spares: Option<crossbeam_channel::Sender<Vec<u8>>>,
+) -> io::Result<WriterStats> {
     let mut out = BufWriter::with_capacity(1 << 20, first);
     let mut st = WriterStats::default();
     for chunk in rx.iter() {
@@ -85,6 +98,16 @@ pub fn run(
         st.lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         st.bytes += chunk.len() as u64;
         out.write_all(&chunk)?;
+        if let Some(sp) = &spares {
+            let mut chunk = chunk;
+            chunk.clear();
+            let _ = sp.try_send(chunk);
+        }
+        // Nothing more waiting: hand what is buffered to the file, so that a
+        // live capture's records show up while it runs (`tail -f`, shippers).
+        if rx.is_empty() {
+            out.flush()?;
+        }
     }
     out.flush()?;
     Ok(st)

@@ -10,6 +10,7 @@
 //! Frames of a capture file are not copied: a batch holds an `Arc` of the
 //! file's memory map and offsets into it.
 
+pub mod live;
 pub mod worker;
 
 use crate::baseline::state::Baseline;
@@ -138,17 +139,23 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let workers = opts.workers.max(1);
     let cfg = &opts.config;
     let analyzer = if cfg.dissect.enabled {
-        Some(make_analyzer(&opts)?)
+        Some(make_analyzer(
+            cfg,
+            opts.state_dir.as_deref(),
+            opts.learn_only,
+            opts.learn_for,
+        )?)
     } else {
         None
     };
     let first = writer::open_target(&opts.eve, true).map_err(ReplayError::Output)?;
     let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 8);
     let reopen = Arc::new(AtomicBool::new(false));
+    let (spare_tx, spare_rx) = bounded::<Vec<u8>>(workers * 4);
     let target = opts.eve.clone();
     let writer_handle = std::thread::Builder::new()
         .name("sw-output".into())
-        .spawn(move || writer::run(target, first, out_rx, reopen))
+        .spawn(move || writer::run_with_spares(target, first, out_rx, reopen, Some(spare_tx)))
         .map_err(ReplayError::Output)?;
 
     let (obs_tx, baseline_handle) = match analyzer {
@@ -168,7 +175,8 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let mut handles = Vec::with_capacity(workers);
     for i in 0..workers {
         let (tx, rx) = bounded::<ToWorker>(cfg.runtime.queue_depth);
-        let w = Worker::new(cfg, workers, i, out_tx.clone(), obs_tx.clone());
+        let w = Worker::new(cfg, workers, i, out_tx.clone(), obs_tx.clone())
+            .with_spares(spare_rx.clone());
         handles.push(
             std::thread::Builder::new()
                 .name(format!("sw-worker-{i}"))
@@ -314,22 +322,28 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     })
 }
 
-/// Loads or creates the baseline for a run.
-fn make_analyzer(opts: &ReplayOptions) -> Result<Analyzer, ReplayError> {
-    let cfg = &opts.config;
-    let loaded = match &opts.state_dir {
+/// Loads the baseline in `state_dir` (or creates one) for a run: `learn_only`
+/// never alerts; `learn_for` (seconds) learns again for that long from the
+/// first packet.
+pub fn make_analyzer(
+    cfg: &Config,
+    state_dir: Option<&std::path::Path>,
+    learn_only: bool,
+    learn_for: Option<u64>,
+) -> Result<Analyzer, ReplayError> {
+    let loaded = match state_dir {
         Some(dir) => Baseline::load(dir).map_err(ReplayError::State)?,
         None => None,
     };
     let base = match loaded {
         Some(mut b) => {
             b.cfg.snapshot_interval = cfg.baseline.snapshot_interval;
-            if let Some(secs) = opts.learn_for {
+            if let Some(secs) = learn_for {
                 // Learn again for this long from the first packet of this input.
                 b.cfg.learn_for = secs;
                 b.learn_start = None;
                 b.learn_until = None;
-            } else if b.learn_until.is_none() && !opts.learn_only {
+            } else if b.learn_until.is_none() && !learn_only {
                 // Learned by `spanwatch learn`: detect from the first packet.
                 b.learn_until = Some(0);
             }
@@ -337,13 +351,13 @@ fn make_analyzer(opts: &ReplayOptions) -> Result<Analyzer, ReplayError> {
         }
         None => {
             let mut bc = cfg.baseline.clone();
-            if let Some(secs) = opts.learn_for {
+            if let Some(secs) = learn_for {
                 bc.learn_for = secs;
             }
             Baseline::new(bc)
         }
     };
-    Ok(Analyzer::new(base, cfg.detect.clone(), opts.learn_only))
+    Ok(Analyzer::new(base, cfg.detect.clone(), learn_only))
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {

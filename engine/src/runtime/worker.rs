@@ -19,6 +19,8 @@ use spanwatch_parsers::stream::Direction;
 
 /// Output buffered by a worker before it is handed to the writer thread.
 const MAX_OUT_BUFFER: usize = 256 * 1024;
+/// Observations buffered by a worker before they are handed to the baseline.
+const MAX_OBS_BUFFER: usize = 8192;
 
 /// What a worker returns when its input ends.
 pub struct WorkerResult {
@@ -34,6 +36,8 @@ pub struct Worker {
     flows: FlowTable,
     out: Vec<u8>,
     out_tx: Sender<Vec<u8>>,
+    /// Empty output buffers handed back by the writer.
+    spares: Option<Receiver<Vec<u8>>>,
     stats: WorkerStats,
     flow_records: bool,
     dissect_cfg: DissectConfig,
@@ -52,6 +56,9 @@ pub struct Worker {
 /// The output side of a worker, split from the decoder and flow table so
 /// that a flow can be written while a packet borrowed from the decoder is live.
 struct Emit<'a> {
+    out_tx: &'a Sender<Vec<u8>>,
+    obs_tx: Option<&'a Sender<ObsBatch>>,
+    worker_id: usize,
     mem: &'a mut ReassemblyMemcap,
     reasm: &'a mut ReassemblyTotals,
     seq: u64,
@@ -88,6 +95,26 @@ impl Emit<'_> {
             write_flow(self.out, &f, reason);
             self.stats.pipeline.flow_records += 1;
         }
+        // Many flows can end at once (a sweep, the end of input): hand output
+        // and observations over as they pile up rather than all at the end.
+        if self.out.len() >= MAX_OUT_BUFFER {
+            let full = std::mem::replace(self.out, Vec::with_capacity(MAX_OUT_BUFFER + 4096));
+            let _ = self.out_tx.send(full);
+        }
+        if self.obs.items.len() >= MAX_OBS_BUFFER {
+            if let Some(tx) = self.obs_tx {
+                let items = std::mem::take(&mut self.obs.items);
+                // Every flow ending now belongs to frames up to `seq`; more
+                // observations at `seq` may still follow, so the watermark
+                // stays just below it.
+                let _ = tx.send(ObsBatch {
+                    worker: self.worker_id,
+                    watermark: self.seq.saturating_sub(1),
+                    items,
+                    last: false,
+                });
+            }
+        }
     }
 }
 
@@ -106,6 +133,7 @@ impl Worker {
             flows: FlowTable::new(&cfg.flow, share),
             out: Vec::with_capacity(MAX_OUT_BUFFER + 4096),
             out_tx,
+            spares: None,
             stats: WorkerStats::default(),
             flow_records: cfg.output.flow_records,
             dissect_cfg: cfg.dissect.clone(),
@@ -125,6 +153,12 @@ impl Worker {
                 |_| hdrhistogram::Histogram::new(2).expect("2 significant figures is valid"),
             ),
         }
+    }
+
+    /// Reuse the writer's emptied buffers.
+    pub fn with_spares(mut self, spares: Receiver<Vec<u8>>) -> Worker {
+        self.spares = Some(spares);
+        self
     }
 
     /// Processes batches until told to finish.
@@ -151,6 +185,35 @@ impl Worker {
             stats: self.stats,
             latency: self.latency,
         }
+    }
+
+    /// The counters so far, for the periodic stats of a live capture
+    /// (`run` returns the final ones).
+    pub fn stats_snapshot(&self) -> WorkerStats {
+        let mut s = self.stats.clone();
+        s.decode = self.decoder.stats.clone();
+        s.flow = self.flows.stats.clone();
+        s.dissect = self.dissect.clone();
+        s
+    }
+
+    /// Flows held now.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Hands the records written so far to the writer (a live capture calls
+    /// it at each tick, so that records do not wait for a full buffer).
+    pub fn flush(&mut self) {
+        self.flush_out();
+    }
+
+    /// Hands pending observations to the baseline with `watermark` as the
+    /// position reached (live capture: at each tick, so an idle worker does
+    /// not hold the baseline's merge back).
+    pub fn flush_observations(&mut self, watermark: u64) {
+        self.batches_since_obs = u32::MAX - 1;
+        self.flush_obs(watermark, false);
     }
 
     /// Runs one batch through the pipeline.
@@ -191,6 +254,9 @@ impl Worker {
         self.stats.frames += 1;
         self.seq = seq;
         let mut emit = Emit {
+            out_tx: &self.out_tx,
+            obs_tx: self.obs_tx.as_ref(),
+            worker_id: self.worker_id,
             mem: &mut self.mem,
             reasm: &mut self.reasm,
             seq: self.seq,
@@ -247,6 +313,9 @@ impl Worker {
     /// expiry, bound-hit events.
     pub fn tick(&mut self, now: Nanos) {
         let mut emit = Emit {
+            out_tx: &self.out_tx,
+            obs_tx: self.obs_tx.as_ref(),
+            worker_id: self.worker_id,
             mem: &mut self.mem,
             reasm: &mut self.reasm,
             seq: self.seq,
@@ -275,6 +344,9 @@ impl Worker {
     pub fn finish(&mut self, final_clock: Nanos) {
         self.tick(final_clock);
         let mut emit = Emit {
+            out_tx: &self.out_tx,
+            obs_tx: self.obs_tx.as_ref(),
+            worker_id: self.worker_id,
             mem: &mut self.mem,
             reasm: &mut self.reasm,
             seq: self.seq,
@@ -310,7 +382,13 @@ impl Worker {
 
     fn flush_out(&mut self) {
         if !self.out.is_empty() {
-            let full = std::mem::replace(&mut self.out, Vec::with_capacity(MAX_OUT_BUFFER + 4096));
+            let next = self
+                .spares
+                .as_ref()
+                .and_then(|r| r.try_recv().ok())
+                .filter(|v| v.capacity() >= MAX_OUT_BUFFER)
+                .unwrap_or_else(|| Vec::with_capacity(MAX_OUT_BUFFER + 4096));
+            let full = std::mem::replace(&mut self.out, next);
             // The writer only goes away on an output error, reported by the runtime.
             let _ = self.out_tx.send(full);
         }
