@@ -26,7 +26,11 @@ fn packets(n: usize, flows: u32) -> Vec<Packet<'static>> {
             let server = Addr::v4([192, 168, 1, (f % 16) as u8]);
             let sport = 1024 + (f % 60000) as u16;
             let to_server = i % 2 == 0;
-            let (src, dst, sp, dp) = if to_server { (client, server, sport, 502) } else { (server, client, 502, sport) };
+            let (src, dst, sp, dp) = if to_server {
+                (client, server, sport, 502)
+            } else {
+                (server, client, 502, sport)
+            };
             Packet {
                 ts: 1_767_600_000_000_000_000 + i as u64 * 1000,
                 src,
@@ -37,7 +41,12 @@ fn packets(n: usize, flows: u32) -> Vec<Packet<'static>> {
                 dport: dp,
                 vlan: 0,
                 tunnel: Tunnel::default(),
-                tcp: TcpHeader { seq: i as u32, ack: 0, flags: 0x18, window: 512 },
+                tcp: TcpHeader {
+                    seq: i as u32,
+                    ack: 0,
+                    flags: 0x18,
+                    window: 512,
+                },
                 payload: &[],
                 wire_len: 100,
                 reassembled: false,
@@ -69,9 +78,13 @@ fn flow_table(c: &mut Criterion) {
 }
 
 fn decode_and_track(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps/mixed/lemay_channel_5d_3s.pcap");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/pcaps/mixed/lemay_channel_5d_3s.pcap");
     let Ok(mut file) = CaptureFile::open(&path) else {
-        eprintln!("SKIP: {} not found; decode_and_track not run", path.display());
+        eprintln!(
+            "SKIP: {} not found; decode_and_track not run",
+            path.display()
+        );
         return;
     };
     let map = file.map().clone();

@@ -408,7 +408,10 @@ pub fn find_spanwatch(hint: Option<&Path>, root: Option<&Path>) -> Option<PathBu
     }
     let name = format!("spanwatch{}", std::env::consts::EXE_SUFFIX);
     let mut candidates = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
         candidates.push(dir.join(&name));
         if let Some(up) = dir.parent() {
             candidates.push(up.join(&name));
@@ -582,7 +585,11 @@ fn pcapng_span(b: &[u8]) -> Option<(u64, u64)> {
 }
 
 /// Replays a real capture learning for `learn_secs` (default: the first half).
-pub fn evaluate_real(spanwatch: &Path, pcap: &Path, learn_secs: Option<u64>) -> io::Result<RealResult> {
+pub fn evaluate_real(
+    spanwatch: &Path,
+    pcap: &Path,
+    learn_secs: Option<u64>,
+) -> io::Result<RealResult> {
     let (first, last) = pcap_span(pcap)?;
     let learn = learn_secs.unwrap_or(((last - first) / 2_000_000).max(1));
     let eve = replay(spanwatch, pcap, learn)?;
@@ -617,7 +624,11 @@ pub fn report(scenarios: &[ScenarioResult], real: &[RealResult], truths: &[Truth
             r.novelty_low
         );
         if r.alerts_while_learning > 0 {
-            let _ = writeln!(o, "   ! {} alerts before learning ended", r.alerts_while_learning);
+            let _ = writeln!(
+                o,
+                "   ! {} alerts before learning ended",
+                r.alerts_while_learning
+            );
         }
         for s in &r.steps {
             let exp: Vec<String> = s
@@ -677,7 +688,10 @@ pub fn report(scenarios: &[ScenarioResult], real: &[RealResult], truths: &[Truth
             e.false_high += v.false_high;
         }
     }
-    let _ = writeln!(o, "\nper model (all scenarios; steps = expected (step, model) pairs):");
+    let _ = writeln!(
+        o,
+        "\nper model (all scenarios; steps = expected (step, model) pairs):"
+    );
     let _ = writeln!(
         o,
         "  {:<32} {:>8} {:>8} {:>7} {:>7} {:>9}",
@@ -735,7 +749,10 @@ pub fn report(scenarios: &[ScenarioResult], real: &[RealResult], truths: &[Truth
         if missed.is_empty() {
             String::new()
         } else {
-            format!(" (missed: {})", missed.into_iter().collect::<Vec<_>>().join(", "))
+            format!(
+                " (missed: {})",
+                missed.into_iter().collect::<Vec<_>>().join(", ")
+            )
         }
     );
     o
@@ -862,7 +879,10 @@ mod tests {
         let eve = parse_eve(io::Cursor::new(lines)).unwrap();
         assert_eq!(eve.alerts.len(), 1);
         assert_eq!(eve.alerts[0].score, 60);
-        assert_eq!(eve.alerts[0].ts, crate::gen::EPOCH + 2 * 3_600_000_000 + 1_000_000);
+        assert_eq!(
+            eve.alerts[0].ts,
+            crate::gen::EPOCH + 2 * 3_600_000_000 + 1_000_000
+        );
         assert_eq!(eve.flows[0].end - eve.flows[0].start, 2_000_000);
         assert_eq!(eve.bad_lines, 1);
     }

@@ -30,7 +30,11 @@ fn spanwatch() -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = profile_dir
         .iter()
         .map(|d| d.join(&name))
-        .chain(["debug", "release"].iter().map(|p| target.join(p).join(&name)))
+        .chain(
+            ["debug", "release"]
+                .iter()
+                .map(|p| target.join(p).join(&name)),
+        )
         .collect();
     if let Some(p) = candidates.iter().find(|p| p.is_file()) {
         return Some(p.clone());
@@ -64,7 +68,10 @@ fn committed_scenarios_match_the_generator() {
         );
         let t = load_truth(&dir.join(format!("{name}.truth.json"))).unwrap();
         assert_eq!(t, truth, "{name}: the committed truth file is stale");
-        assert!(committed.len() < 3 << 20, "{name}: keep scenario captures under 3 MiB");
+        assert!(
+            committed.len() < 3 << 20,
+            "{name}: keep scenario captures under 3 MiB"
+        );
     }
 }
 
@@ -87,7 +94,12 @@ fn scenario_alerts_meet_the_detection_and_false_alert_thresholds() {
     for (pcap, truth) in &files {
         let truth = load_truth(truth).unwrap();
         let eve = replay(&bin, pcap, truth.learn_for_secs).unwrap();
-        assert_eq!(eve.bad_lines, 0, "{}: spanwatch wrote lines that are not JSON", pcap.display());
+        assert_eq!(
+            eve.bad_lines,
+            0,
+            "{}: spanwatch wrote lines that are not JSON",
+            pcap.display()
+        );
         results.push(evaluate(&truth, &eve, DEFAULT_SLACK_SECS * 1_000_000));
         truths.push(truth);
     }
@@ -104,7 +116,11 @@ fn scenario_alerts_meet_the_detection_and_false_alert_thresholds() {
     let text = report(&results, &real, &truths);
     eprintln!("{text}");
     let v = verdict(&results, &real);
-    assert!(v.benign_flows >= 10_000, "too few benign flows to measure the rate: {}", v.benign_flows);
+    assert!(
+        v.benign_flows >= 10_000,
+        "too few benign flows to measure the rate: {}",
+        v.benign_flows
+    );
     assert!(v.missed.is_empty(), "attack steps missed: {:?}", v.missed);
     assert!(
         v.rate_per_10k <= spanwatch_bench::eval::MAX_HIGH_FALSE_PER_10K,
@@ -113,5 +129,8 @@ fn scenario_alerts_meet_the_detection_and_false_alert_thresholds() {
         v.benign_flows,
         v.rate_per_10k
     );
-    assert_eq!(v.real_high, 0, "alerts with score >= 50 on the real captures");
+    assert_eq!(
+        v.real_high, 0,
+        "alerts with score >= 50 on the real captures"
+    );
 }

@@ -72,8 +72,8 @@ fn run(cli: &Cli) -> Result<bool, String> {
     let spanwatch = find_spanwatch(cli.spanwatch.as_deref(), None).ok_or(
         "spanwatch binary not found: build it (cargo build --release -p spanwatch) or pass --spanwatch",
     )?;
-    let mut files = scenario_files(&cli.scenarios)
-        .map_err(|e| format!("{}: {e}", cli.scenarios.display()))?;
+    let mut files =
+        scenario_files(&cli.scenarios).map_err(|e| format!("{}: {e}", cli.scenarios.display()))?;
     if !cli.names.is_empty() {
         files.retain(|(p, _)| {
             p.file_stem()
@@ -127,9 +127,8 @@ fn run(cli: &Cli) -> Result<bool, String> {
             _ => (r.clone(), None),
         };
         eprintln!("replaying real capture {file}");
-        real_results.push(
-            evaluate_real(&spanwatch, Path::new(&file), secs).map_err(|e| e.to_string())?,
-        );
+        real_results
+            .push(evaluate_real(&spanwatch, Path::new(&file), secs).map_err(|e| e.to_string())?);
     }
     print!("{}", report(&results, &real_results, &truths));
     Ok(verdict(&results, &real_results).pass())

@@ -1119,7 +1119,7 @@ fn ot_mitsubishi(start: Micros, tl: &mut Timeline, truth: &mut Truth, rng: &mut 
         &[ROGUE_MASTER],
         &[CCL_SLAVE, CCL_MASTER],
         &["new_device", "ot_new_master_or_producer"],
-        &[],
+        &["ot_new_function_code"],
     );
 
     // m6: CPU model change.

@@ -354,8 +354,9 @@ pub fn melsoft_request(seq: u16, command: u16, data: &[u8]) -> Vec<u8> {
         0x00, 0x11, 0x11, 0x07, 0x00, 0x00, 0xFF, 0xFF, 0x03, 0x00, 0x00, 0xFE, 0x03, 0x00, 0x00,
     ]);
     f.extend_from_slice(&[0, 0]); // size, patched below
+                                  // Command header: type, ?, remaining length (counted from its own byte), then the rest.
     f.extend_from_slice(&[0x1C, 0x08, 0x16]);
-    f.extend_from_slice(&[0u8; 0x16]);
+    f.extend_from_slice(&[0u8; 0x16 - 1]);
     u16be(&mut f, command);
     f.extend_from_slice(&seq.to_le_bytes());
     f.extend_from_slice(&(data.len() as u16).to_le_bytes());
@@ -376,7 +377,7 @@ pub fn melsoft_response(seq: u16, command: u16, status: u16, data: &[u8]) -> Vec
     f.extend_from_slice(&[0, 0]);
     f.extend_from_slice(&[0x1C, 0x08, 0x18, 0x00]);
     f.extend_from_slice(&status.to_le_bytes());
-    f.extend_from_slice(&[0u8; 0x18 - 3]);
+    f.extend_from_slice(&[0u8; 0x18 - 4]);
     u16be(&mut f, command);
     f.extend_from_slice(&seq.to_le_bytes());
     f.extend_from_slice(&(data.len() as u16).to_le_bytes());
@@ -683,8 +684,8 @@ mod tests {
                 r.flags
             );
         }
-        let Ok(slmp::Frame::Response(r)) = slmp::parse_frame(&slmp_cpu_model("Q03UDECPU", 0x0268))
-        else {
+        let model = slmp_cpu_model("Q03UDECPU", 0x0268);
+        let Ok(slmp::Frame::Response(r)) = slmp::parse_frame(&model) else {
             panic!()
         };
         assert_eq!(slmp::parse_cpu_model(&r).unwrap().name, "Q03UDECPU");
@@ -740,11 +741,8 @@ mod tests {
         let (m, n) = modbus::parse_adu(&adu, Direction::ToClient).unwrap();
         assert_eq!(n, adu.len());
         assert_eq!(m.function(), 43);
-        let (m, _) = modbus::parse_adu(
-            &modbus_adu(2, 1, &modbus_bits(1, 12, 0xABC)),
-            Direction::ToClient,
-        )
-        .unwrap();
+        let bits = modbus_adu(2, 1, &modbus_bits(1, 12, 0xABC));
+        let (m, _) = modbus::parse_adu(&bits, Direction::ToClient).unwrap();
         assert_eq!(m.function(), 1);
     }
 

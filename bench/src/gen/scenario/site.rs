@@ -638,8 +638,8 @@ fn process_image(seed: u64, t: Micros, n: u16) -> Vec<u16> {
 }
 
 /// HMI-1's poll of PLC-1 over one connection: holding registers 0–9 every cycle, and a
-/// set-point write now and then (FC 6 in 100–199, FC 16 in 200–299; both forced in the first
-/// minutes so they are learned).
+/// set-point write now and then (FC 6 in 100–199, FC 16 to the recipe blocks 210–250 and
+/// 260–290; each forced in the first minutes so all are learned).
 pub fn hmi1(tl: &mut Timeline, from: Micros, until: Micros, period: Micros, rng: &mut Rng) {
     let mut tid = rng.next_u16();
     let writes_every = (20 * MIN / period).max(1);
@@ -659,23 +659,30 @@ pub fn hmi1(tl: &mut Timeline, from: Micros, until: Micros, period: Micros, rng:
                 modbus_adu(tid, 1, &modbus_read(3, 0, 10)),
                 modbus_adu(tid, 1, &modbus_registers(3, &process_image(1, t, 10))),
             ));
+            // 0: FC 6 to a set-point in 100-199; 1, 2: FC 16 to the recipe blocks at 210-250
+            // and 260-290.
             let write = match n {
-                5 => Some(false),
-                9 => Some(true),
-                _ if n > 9 && n % writes_every == writes_every / 2 => Some(rng.chance(0.5)),
+                5 => Some(0),
+                9 => Some(1),
+                13 => Some(2),
+                _ if n > 13 && n % writes_every == writes_every / 2 => Some(rng.below(3)),
                 _ => None,
             };
-            if let Some(multiple) = write {
+            if let Some(kind) = write {
                 tid = tid.wrapping_add(1);
-                if multiple {
-                    let addr = rng.range(200, 296) as u16;
-                    let (req, resp) = modbus_write_multiple(addr, &[rng.range(0, 900) as u16; 3]);
-                    v.push((modbus_adu(tid, 1, &req), modbus_adu(tid, 1, &resp)));
-                } else {
+                if kind == 0 {
                     let mut pdu = vec![6];
                     pdu.extend_from_slice(&(rng.range(100, 199) as u16).to_be_bytes());
                     pdu.extend_from_slice(&(rng.range(0, 900) as u16).to_be_bytes());
                     v.push((modbus_adu(tid, 1, &pdu), modbus_adu(tid, 1, &pdu)));
+                } else {
+                    let addr = if kind == 1 {
+                        rng.range(210, 250)
+                    } else {
+                        rng.range(260, 290)
+                    } as u16;
+                    let (req, resp) = modbus_write_multiple(addr, &[rng.range(0, 900) as u16; 3]);
+                    v.push((modbus_adu(tid, 1, &req), modbus_adu(tid, 1, &resp)));
                 }
             }
             v
@@ -790,9 +797,13 @@ fn ews(tl: &mut Timeline, plan: &Plan, rng: &mut Rng) {
             if n % 3 == 1 {
                 // MELSOFT monitor session.
                 let s0 = (n * 4) as u16;
-                let mut model = MELSEC_MODEL.0.as_bytes().to_vec();
+                let (name, code) = match p.melsec_model_change {
+                    Some((at, name, code)) if t >= at => (name, code),
+                    _ => MELSEC_MODEL,
+                };
+                let mut model = name.as_bytes().to_vec();
                 model.resize(16, b' ');
-                model.extend_from_slice(&MELSEC_MODEL.1.to_le_bytes());
+                model.extend_from_slice(&code.to_le_bytes());
                 let msgs = vec![
                     Msg::c(0, melsoft_request(s0, MELSOFT_OPEN_INITIAL, &[0, 0])),
                     Msg::s(3_000, melsoft_response(s0, MELSOFT_OPEN_INITIAL, 0, &model)),
