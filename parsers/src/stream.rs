@@ -205,7 +205,7 @@ mod tests {
     struct Stuck;
     impl StreamParser for Stuck {
         type Message<'a> = ();
-        fn parse<'a>(&mut self, _input: &'a [u8], _dir: Direction) -> Parsed<()> {
+        fn parse(&mut self, _input: &[u8], _dir: Direction) -> Parsed<()> {
             Parsed::Message {
                 consumed: 0,
                 message: (),

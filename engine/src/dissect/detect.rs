@@ -196,6 +196,9 @@ mod tests {
 pub fn start_tcp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn super::TcpApp + Send>> {
     let _ = cfg;
     match p {
+        AppProto::Tls => Some(Box::new(super::tls::TlsState::new())),
+        AppProto::Smtp => Some(Box::new(super::smtp::SmtpState::new())),
+        AppProto::Dns => Some(Box::new(super::dns::DnsTcp::new())),
         _ => None,
     }
 }
@@ -204,6 +207,7 @@ pub fn start_tcp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn supe
 pub fn start_udp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn super::UdpApp + Send>> {
     let _ = cfg;
     match p {
+        AppProto::Dns => Some(Box::new(super::dns::DnsUdp::new())),
         _ => None,
     }
 }

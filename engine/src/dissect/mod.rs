@@ -16,6 +16,10 @@ pub mod detect;
 pub mod session;
 pub mod streambuf;
 
+pub mod dns;
+pub mod smtp;
+pub mod tls;
+
 use crate::baseline::obs::{DeviceId, FlowRef, ObsBuf, ObsKind};
 use crate::capture::Nanos;
 use crate::output::eve::{write_header, FlowHeader};

@@ -166,7 +166,7 @@ mod tests {
     fn one_message_in_three_pieces() {
         let mut b = StreamBuf::default();
         assert_eq!(
-            collect(&mut b, &[&[4, b'a'], &[b'b', b'c'], &[b'd', 1]]),
+            collect(&mut b, &[&[4, b'a'], b"bc", &[b'd', 1]]),
             vec![b"abcd".to_vec()]
         );
         assert_eq!(b.pending(), 1);

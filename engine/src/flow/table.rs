@@ -405,12 +405,12 @@ impl FlowTable {
                     false
                 } else {
                     self.stats.tcp_midstream += 1;
-                    !(likely_server_port(p.sport) && !likely_server_port(p.dport))
+                    !likely_server_port(p.sport) || likely_server_port(p.dport)
                 }
             }
             ipproto::UDP => {
                 self.stats.udp += 1;
-                !(likely_server_port(p.sport) && !likely_server_port(p.dport))
+                !likely_server_port(p.sport) || likely_server_port(p.dport)
             }
             _ => {
                 self.stats.other += 1;
@@ -513,7 +513,7 @@ impl FlowTable {
 /// the same whichever worker owns the flow. Positive, fits in an i64.
 fn flow_id(key: &FlowKey, start: Nanos) -> u64 {
     use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = foldhash::fast::FixedState::with_seed(0xf10_1d).build_hasher();
+    let mut h = foldhash::fast::FixedState::with_seed(0x000f_101d).build_hasher();
     key.hash(&mut h);
     start.hash(&mut h);
     h.finish() & 0x7fff_ffff_ffff_ffff
