@@ -37,6 +37,7 @@ fn spanwatch() -> Option<PathBuf> {
         )
         .collect();
     if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+        warn_if_stale(p);
         return Some(p.clone());
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -49,6 +50,36 @@ fn spanwatch() -> Option<PathBuf> {
         return None;
     }
     candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Newest modification time of the files under `dir`.
+fn newest(dir: &Path) -> Option<std::time::SystemTime> {
+    let mut best = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        let t = if p.is_dir() {
+            newest(&p)
+        } else {
+            e.metadata().and_then(|m| m.modified()).ok()
+        };
+        best = best.max(t);
+    }
+    best
+}
+
+/// `cargo test -p spanwatch-bench` does not rebuild the spanwatch binary: say so when it is
+/// older than the engine or parser sources.
+fn warn_if_stale(bin: &Path) {
+    let built = std::fs::metadata(bin).and_then(|m| m.modified()).ok();
+    let src = newest(&repo().join("engine/src")).max(newest(&repo().join("parsers/src")));
+    if let (Some(b), Some(s)) = (built, src) {
+        if s > b {
+            eprintln!(
+                "WARNING: {} is older than the engine sources; run `cargo build -p spanwatch` (or test the whole workspace) for current results",
+                bin.display()
+            );
+        }
+    }
 }
 
 #[test]
