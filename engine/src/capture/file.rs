@@ -460,7 +460,9 @@ impl CaptureFile {
         // Only a hint: on kernels without MADV_POPULATE_READ the pages are
         // faulted in as they are read, as before.
         #[cfg(target_os = "linux")]
-        let _ = self.map.advise_range(memmap2::Advice::PopulateRead, self.populated_to, n);
+        let _ = self
+            .map
+            .advise_range(memmap2::Advice::PopulateRead, self.populated_to, n);
         self.populated_to += n;
     }
 

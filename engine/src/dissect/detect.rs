@@ -196,6 +196,10 @@ mod tests {
 pub fn start_tcp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn super::TcpApp + Send>> {
     let _ = cfg;
     match p {
+        AppProto::Modbus => Some(Box::new(super::modbus::ModbusState::new())),
+        AppProto::GeSrtp => Some(Box::new(super::srtp::SrtpState::new())),
+        AppProto::Slmp => Some(Box::new(super::slmp::SlmpTcp::new())),
+        AppProto::Melsoft => Some(Box::new(super::melsoft::MelsoftTcp::new())),
         AppProto::Tls => Some(Box::new(super::tls::TlsState::new())),
         AppProto::Smtp => Some(Box::new(super::smtp::SmtpState::new())),
         AppProto::Dns => Some(Box::new(super::dns::DnsTcp::new())),
@@ -207,6 +211,10 @@ pub fn start_tcp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn supe
 pub fn start_udp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn super::UdpApp + Send>> {
     let _ = cfg;
     match p {
+        AppProto::GeEgd => Some(Box::new(super::egd::EgdState::new())),
+        AppProto::Slmp => Some(Box::new(super::slmp::SlmpUdp::new())),
+        AppProto::Melsoft => Some(Box::new(super::melsoft::MelsoftUdp::new())),
+        AppProto::CclinkIef => Some(Box::new(super::cclink::CclinkState::new())),
         AppProto::Dns => Some(Box::new(super::dns::DnsUdp::new())),
         _ => None,
     }

@@ -16,8 +16,15 @@ pub mod detect;
 pub mod session;
 pub mod streambuf;
 
+pub mod cclink;
 pub mod dns;
+pub mod egd;
+pub mod melsoft;
+pub mod modbus;
+pub mod ot_common;
+pub mod slmp;
 pub mod smtp;
+pub mod srtp;
 pub mod tls;
 
 use crate::baseline::obs::{DeviceId, FlowRef, ObsBuf, ObsKind};
