@@ -4,6 +4,8 @@
 //! spanwatch-gen demo  -o pcaps/demo.pcap
 //! spanwatch-gen bench -o /tmp/bench-1g.pcap --size 1G --seed 1
 //! spanwatch-gen flood -o /tmp/flood.pcap --connections 1000000
+//! spanwatch-gen scenario ot_intrusion_ge_modbus -o pcaps/scenarios/ot_intrusion_ge_modbus.pcap
+//! spanwatch-gen scenario all -o pcaps/scenarios/
 //! ```
 
 use std::fs::File;
@@ -13,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use spanwatch_bench::gen::scenario::{self, SCENARIOS};
 use spanwatch_bench::gen::timeline::Stats;
 use spanwatch_bench::gen::{
     parse_size, write_bench, write_demo, write_flood, BenchOptions, FloodOptions, DEMO_SEED,
@@ -73,6 +76,72 @@ enum Profile {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// A labelled attack scenario: the capture, and NAME.truth.json (ground truth) next to it.
+    Scenario {
+        /// Scenario name, or `all` (then --output is a directory), or `list`.
+        name: String,
+        /// Output file (`NAME.pcap`; the truth goes to `NAME.truth.json` beside it).
+        #[arg(short, long, default_value = "pcaps/scenarios/")]
+        output: PathBuf,
+        /// Seed (the committed files use the default).
+        #[arg(long, default_value_t = scenario::DEFAULT_SEED)]
+        seed: u64,
+    },
+}
+
+/// The truth file that goes with a capture path: `x/NAME.pcap` → `x/NAME.truth.json`.
+fn truth_path(pcap: &std::path::Path) -> PathBuf {
+    let stem = pcap
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    pcap.with_file_name(format!("{stem}.truth.json"))
+}
+
+/// Writes one scenario capture and its truth file.
+fn write_scenario(name: &str, pcap: &std::path::Path, seed: u64) -> io::Result<Stats> {
+    let out = BufWriter::with_capacity(OUTPUT_BUFFER, File::create(pcap)?);
+    let (stats, truth) = scenario::write(name, seed, out)?;
+    let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
+    let tp = truth_path(pcap);
+    std::fs::write(&tp, json + "\n")?;
+    eprintln!(
+        "{name}: {} ({} packets, {} bytes, {} steps) + {}",
+        pcap.display(),
+        stats.packets,
+        stats.file_bytes,
+        truth.steps.len(),
+        tp.display()
+    );
+    Ok(stats)
+}
+
+fn run_scenario(name: &str, output: &std::path::Path, seed: u64) -> io::Result<Stats> {
+    match name {
+        "list" => {
+            for (n, d) in SCENARIOS {
+                println!("{n:<26} {d}");
+            }
+            Ok(Stats::default())
+        }
+        "all" => {
+            std::fs::create_dir_all(output)?;
+            let mut last = Stats::default();
+            for (n, _) in SCENARIOS {
+                last = write_scenario(n, &output.join(format!("{n}.pcap")), seed)?;
+            }
+            Ok(last)
+        }
+        _ => {
+            let path = if output.is_dir() || output.as_os_str().to_string_lossy().ends_with('/') {
+                std::fs::create_dir_all(output)?;
+                output.join(format!("{name}.pcap"))
+            } else {
+                output.to_path_buf()
+            };
+            write_scenario(name, &path, seed)
+        }
+    }
 }
 
 fn open(path: &PathBuf) -> io::Result<Box<dyn Write>> {
@@ -144,6 +213,16 @@ fn main() -> ExitCode {
             };
             write_flood(w, &opts, &mut reporter(None))
         }),
+        Profile::Scenario { name, output, seed } => {
+            let r = run_scenario(name, output, *seed);
+            return match r {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("spanwatch-gen: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(stats) => {

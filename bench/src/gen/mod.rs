@@ -30,6 +30,7 @@ pub mod bytes;
 pub mod net;
 pub mod pcap;
 pub mod rng;
+pub mod scenario;
 pub mod tcp;
 pub mod timeline;
 pub mod wire;
