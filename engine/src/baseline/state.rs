@@ -89,6 +89,10 @@ pub struct Device {
     pub facts: BTreeMap<String, String>,
     /// Last controller state reported.
     pub ot_state: Option<String>,
+    /// OT command classes any client sent to this device (bit per
+    /// `OtClass`), so "has anyone sent this to it" is one lookup.
+    #[serde(default)]
+    pub ot_classes_served: u16,
     /// Alerts raised about this device.
     pub alerts: u64,
 }
@@ -115,6 +119,7 @@ impl Device {
             cur_hour: (0, 0, 0),
             facts: BTreeMap::new(),
             ot_state: None,
+            ot_classes_served: 0,
             alerts: 0,
         }
     }
@@ -168,6 +173,9 @@ pub struct Pair {
     pub poll_ms: Ewma,
     /// Failed logons.
     pub auth_failures: u64,
+    /// Failed logons in one hour of capture time: (hour, count).
+    #[serde(default)]
+    pub recent_failures: (u64, u64),
 }
 
 impl Pair {
@@ -180,6 +188,7 @@ impl Pair {
             write_ranges: Capped::new(c.max_codes),
             poll_ms: Ewma::default(),
             auth_failures: 0,
+            recent_failures: (0, 0),
         }
     }
 }
@@ -191,14 +200,31 @@ pub struct Network {
     pub domains: Capped<String>,
     /// (sender address, recipient-side server) correspondents seen over SMTP.
     pub correspondents: Capped<String>,
-    /// EGD exchanges: (producer, exchange) → config signature.
+    /// EGD exchanges: (producer, exchange) → config signature, at most
+    /// [`MAX_EGD_EXCHANGES`].
     pub egd: BTreeMap<String, u32>,
+    /// EGD exchanges refused because `egd` was full.
+    #[serde(default)]
+    pub egd_refused: u64,
+    /// (sender, producer id) where an EGD producer id is not the sender's
+    /// address and that was seen (so learned as normal).
+    #[serde(default = "egd_senders")]
+    pub egd_foreign_producers: Capped<(DeviceId, u32)>,
     /// CC-Link IE Field Basic masters seen.
     pub cclink_masters: Capped<DeviceId>,
     /// Devices refused because the device table was full.
     pub devices_refused: u64,
     /// Pairs refused because the pair table was full.
     pub pairs_refused: u64,
+}
+
+/// Most EGD exchanges remembered network-wide.
+pub const MAX_EGD_EXCHANGES: usize = 4096;
+/// Most (sender, foreign producer id) combinations remembered.
+pub const MAX_EGD_FOREIGN: usize = 1024;
+
+fn egd_senders() -> Capped<(DeviceId, u32)> {
+    Capped::new(MAX_EGD_FOREIGN)
 }
 
 /// The whole learned state.
@@ -229,10 +255,30 @@ const STATE_FORMAT: &str = "spanwatch-baseline";
 /// File name inside `--state-dir`.
 pub const STATE_FILE: &str = "baseline.json";
 
-#[derive(Serialize, Deserialize)]
-struct Snapshot {
-    format: String,
+/// The snapshot as written: borrows the state (no copy of it while saving).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    format: &'static str,
     version: u32,
+    cfg: &'a BaselineConfig,
+    learn_start: Option<Nanos>,
+    learn_until: Option<Nanos>,
+    now: Nanos,
+    observations: u64,
+    devices: Vec<(&'a DeviceId, &'a Device)>,
+    pairs: Vec<(&'a PairKey, &'a Pair)>,
+    net: &'a Network,
+}
+
+/// The snapshot as read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Snapshot {
+    // Checked through `Header` before the whole file is read.
+    #[serde(rename = "format")]
+    _format: String,
+    #[serde(rename = "version")]
+    _version: u32,
     cfg: BaselineConfig,
     learn_start: Option<Nanos>,
     learn_until: Option<Nanos>,
@@ -257,6 +303,8 @@ impl Baseline {
                 domains: Capped::new(cfg.max_domains),
                 correspondents: Capped::new(cfg.max_domains),
                 egd: BTreeMap::new(),
+                egd_refused: 0,
+                egd_foreign_producers: egd_senders(),
                 cclink_masters: Capped::new(64),
                 devices_refused: 0,
                 pairs_refused: 0,
@@ -304,37 +352,55 @@ impl Baseline {
         dir.join(STATE_FILE)
     }
 
-    /// Writes the snapshot atomically: a temporary file in the same
-    /// directory, fsync, rename, fsync of the directory.
-    pub fn save(&self, dir: &Path) -> std::io::Result<u64> {
-        use std::io::Write;
-        std::fs::create_dir_all(dir)?;
-        let mut devices: Vec<(DeviceId, Device)> =
-            self.devices.iter().map(|(k, v)| (*k, v.clone())).collect();
-        devices.sort_by_key(|(k, _)| *k);
-        let mut pairs: Vec<(PairKey, Pair)> =
-            self.pairs.iter().map(|(k, v)| (*k, v.clone())).collect();
-        pairs.sort_by_key(|(k, _)| *k);
-        let snap = Snapshot {
-            format: STATE_FORMAT.into(),
+    /// The snapshot as JSON bytes (devices and pairs sorted, so equal states
+    /// give equal files).
+    pub fn to_snapshot(&self) -> serde_json::Result<Vec<u8>> {
+        let mut devices: Vec<(&DeviceId, &Device)> = self.devices.iter().collect();
+        devices.sort_by_key(|(k, _)| **k);
+        let mut pairs: Vec<(&PairKey, &Pair)> = self.pairs.iter().collect();
+        pairs.sort_by_key(|(k, _)| **k);
+        serde_json::to_vec(&SnapshotRef {
+            format: STATE_FORMAT,
             version: STATE_VERSION,
-            cfg: self.cfg.clone(),
+            cfg: &self.cfg,
             learn_start: self.learn_start,
             learn_until: self.learn_until,
             now: self.now,
             observations: self.observations,
             devices,
             pairs,
-            net: self.net.clone(),
-        };
-        let bytes = serde_json::to_vec(&snap).map_err(std::io::Error::other)?;
+            net: &self.net,
+        })
+    }
+
+    /// Writes the snapshot atomically: a temporary file in the same
+    /// directory, fsync, rename over `baseline.json`, fsync of the
+    /// directory. A failure at any step leaves the previous snapshot as it
+    /// was (and removes the temporary file). Returns the bytes written.
+    pub fn save(&self, dir: &Path) -> std::io::Result<u64> {
+        self.save_with(dir, std::io::Write::write_all)
+    }
+
+    /// [`Baseline::save`] with the write of the temporary file supplied by
+    /// the caller (tests make it fail half way).
+    fn save_with(
+        &self,
+        dir: &Path,
+        write: impl FnOnce(&mut std::fs::File, &[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<u64> {
+        std::fs::create_dir_all(dir)?;
+        let bytes = self.to_snapshot().map_err(std::io::Error::other)?;
         let tmp = dir.join(format!(".{STATE_FILE}.tmp-{}", std::process::id()));
-        {
+        let written = (|| {
             let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
+            write(&mut f, &bytes)?;
             f.sync_all()?;
+            std::fs::rename(&tmp, Self::path_in(dir))
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        std::fs::rename(&tmp, Self::path_in(dir))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
