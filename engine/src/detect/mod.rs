@@ -1174,7 +1174,7 @@ impl Analyzer {
         let inc = self.incidents.entry(d.device).or_insert_with(|| {
             self.stats.incidents += 1;
             Incident {
-                id: (o.flow.flow_id ^ (sid as u64).rotate_left(32) ^ ts) & 0x7fff_ffff_ffff_ffff,
+                id: incident_id(o.flow.flow_id, sid, ts, d.device),
                 device: d.device,
                 start: ts,
                 last: ts,
@@ -1268,6 +1268,29 @@ impl Analyzer {
             w.finish();
         }
     }
+}
+
+/// A stable incident id from what opened it (flow, model, time, device):
+/// the same input gives the same ids, and two devices alerting on one flow
+/// at one instant get different ones. 63 bits, so JSON readers keep it exact
+/// as a signed integer too.
+fn incident_id(flow_id: u64, sid: u32, ts: Nanos, device: DeviceId) -> u64 {
+    // splitmix64 finaliser over each part in turn.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut h = mix(flow_id);
+    for part in [
+        sid as u64,
+        ts,
+        device.addr as u64,
+        (device.addr >> 64) as u64 ^ device.v6 as u64,
+    ] {
+        h = mix(h ^ part);
+    }
+    h & 0x7fff_ffff_ffff_ffff
 }
 
 /// Writes one `incident` record: the device, its alerts, the combined score

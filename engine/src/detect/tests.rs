@@ -265,12 +265,20 @@ fn new_device_a_new_client_and_a_new_server_alert_once() {
         .is_empty());
     // A new server answering a known client.
     let a = n.start(AFTER + 2 * MIN, tcp("10.0.0.10", 51_003, "10.0.0.77", 502));
+    assert_eq!(a.len(), 1, "{a:#?}");
     check(
         &one(&a, models::NEW_DEVICE),
         models::NEW_DEVICE,
         50..=50,
         "10.0.0.77",
         &["10.0.0.77", "answering 10.0.0.10 port 502"],
+    );
+    // Two new devices on one flow at one instant: two incidents, two ids.
+    let a = n.start(AFTER + 2 * MIN, tcp("10.0.0.66", 51_004, "10.0.0.67", 502));
+    assert_eq!(of(&a, models::NEW_DEVICE).len(), 2);
+    assert_ne!(
+        a[0]["spanwatch"]["incident"]["id"],
+        a[1]["spanwatch"]["incident"]["id"]
     );
     // Broadcast and multicast are not devices.
     let a = n.start(
