@@ -158,12 +158,15 @@ fn header(f: &FlowRef) -> FlowHeader {
     }
 }
 
+/// A learning duration in words: `3 h`, `10 min`, `45 s`.
 fn hours(ns: u64) -> String {
     let h = ns as f64 / HOUR as f64;
     if h >= 1.0 {
         format!("{h:.0} h")
-    } else {
+    } else if ns >= 60 * NS {
         format!("{:.0} min", ns as f64 / (60 * NS) as f64)
+    } else {
+        format!("{} s", ns / NS)
     }
 }
 
@@ -336,8 +339,12 @@ impl Analyzer {
             ObsKind::FlowStart { .. } => self.flow_start(o, devs, &learned),
             ObsKind::AppDetected { app } => {
                 if let Some(d) = Self::device_mut(&mut self.base, f.server, ts) {
-                    let known_before = !d.apps.is_empty();
-                    if d.apps.see((false, app.name().to_string()), ts) == Some(true) && known_before
+                    // As for ports: only a device that served before, and
+                    // only internal ones, have services to compare with.
+                    let served_before = d.apps.iter().any(|((client, _), _)| !client);
+                    if d.apps.see((false, app.name().to_string()), ts) == Some(true)
+                        && served_before
+                        && f.server.is_internal()
                     {
                         devs.push(Deviation {
                             model: models::NEW_SERVICE,

@@ -433,6 +433,22 @@ fn new_server_service_new_port_and_new_protocol() {
         ObsKind::AppDetected { app: AppProto::Tls },
     );
     assert!(a.is_empty());
+    // The HMI only ever used Modbus as a client: its first served protocol
+    // has nothing to compare with (as for ports).
+    let g = tcp("10.0.0.20", 45_005, "10.0.0.10", 443);
+    let a = n.feed(
+        AFTER + 4 * MIN,
+        g,
+        ObsKind::AppDetected { app: AppProto::Tls },
+    );
+    assert!(a.is_empty(), "{a:#?}");
+}
+
+#[test]
+fn learning_durations_in_words() {
+    assert_eq!(hours(45 * NS), "45 s");
+    assert_eq!(hours(10 * 60 * NS), "10 min");
+    assert_eq!(hours(100 * HOUR), "100 h");
 }
 
 // ---- 4. unusual_volume ---------------------------------------------------
