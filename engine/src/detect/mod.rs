@@ -258,16 +258,12 @@ impl Analyzer {
         self.check_and_learn(o, &mut devs, out);
         if !self.learning(ts) {
             self.table_full(o, refused_before, &mut devs);
-        }
-        if !self.learning(ts) {
             for d in devs {
                 self.raise(o, d, out);
             }
         }
     }
 
-    /// The device `id`, created at `ts` if the device table has room; a
-    /// device refused by the bound is counted in `net.devices_refused`.
     /// Raises the table-full alert the first time in a run (after
     /// learning) that the device table, or the pair table, refuses an entry.
     fn table_full(&mut self, o: &Obs, before: (u64, u64), devs: &mut Vec<Deviation>) {
@@ -301,6 +297,8 @@ impl Analyzer {
         }
     }
 
+    /// The device `id`, created at `ts` if the device table has room; a
+    /// device refused by the bound is counted in `net.devices_refused`.
     fn device_mut(base: &mut Baseline, id: DeviceId, ts: Nanos) -> Option<&mut Device> {
         let full = base.devices.len() >= base.cfg.max_devices;
         if full && !base.devices.contains_key(&id) {
