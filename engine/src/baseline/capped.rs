@@ -96,9 +96,19 @@ impl<K: Ord + Clone> Capped<K> {
         self.items.iter()
     }
 
-    /// Approximate bytes held (for state-size figures).
+    /// Approximate bytes held (for state-size figures): each entry's key
+    /// and counters plus the tree's per-entry overhead.
     pub fn approx_bytes(&self) -> usize {
-        self.items.len() * (std::mem::size_of::<K>() + std::mem::size_of::<Seen>() + 16)
+        self.approx_bytes_by(|_| 0)
+    }
+
+    /// [`Capped::approx_bytes`] plus `heap(key)` bytes each key owns
+    /// elsewhere (a string's text).
+    pub fn approx_bytes_by(&self, heap: impl Fn(&K) -> usize) -> usize {
+        self.items
+            .keys()
+            .map(|k| std::mem::size_of::<K>() + std::mem::size_of::<Seen>() + 16 + heap(k))
+            .sum()
     }
 }
 

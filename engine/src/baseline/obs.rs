@@ -54,6 +54,17 @@ impl DeviceId {
     }
 }
 
+impl DeviceId {
+    /// Multicast, limited broadcast or unspecified: an address that names a
+    /// group (or nobody), not one device.
+    pub fn is_group(self) -> bool {
+        match self.ip() {
+            std::net::IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_unspecified(),
+            std::net::IpAddr::V6(a) => a.is_multicast() || a.is_unspecified(),
+        }
+    }
+}
+
 impl std::fmt::Display for DeviceId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.ip())

@@ -5,12 +5,32 @@
 //! first asks "is this new or out of range for this device or pair?", raises
 //! what deviates (only once learning is over), then learns the observation,
 //! so what becomes normal stops alerting.
+//!
+//! An `alert` record carries the Suricata fields (`alert.signature_id`,
+//! `signature`, `category`, `severity` 1-3, `metadata.mitre_technique_id`)
+//! and a `spanwatch` object: `score` (0-100), `device`, `model`, `evidence`
+//! (one sentence naming the hosts), `suppressed_before` (alerts of this
+//! model on this device dropped by the rate limit since the last one
+//! written) and `incident` (`id`, `alerts`, combined `score` so far).
+//!
+//! Alerts on one device join one incident while each comes within
+//! `incident_window` of the previous; the combined score is
+//! `100 · (1 − Π(1 − score/100))`. `incident` records are written at the
+//! end (or earlier when [`MAX_CLOSED_INCIDENTS`] closed ones wait). Each
+//! model may alert `max_alerts_per_hour` times per device and hour of
+//! capture time; the rest are counted in `stats.detect.suppressed`.
+//!
+//! Every table here is bounded: rate-limit slots ([`MAX_RATE_SLOTS`]), open
+//! and closed incidents; devices the baseline refuses share one rate slot
+//! per model.
 
 pub mod lookalike;
 pub mod models;
+#[cfg(test)]
+mod tests;
 
 use crate::baseline::obs::{DeviceId, FlowRef, Obs, ObsKind};
-use crate::baseline::state::{Baseline, Device, Pair, PairKey};
+use crate::baseline::state::{Baseline, Device, Pair, PairKey, MAX_EGD_EXCHANGES};
 use crate::capture::Nanos;
 use crate::dissect::AppProto;
 use crate::output::eve::{write_header, FlowHeader};
@@ -82,6 +102,25 @@ struct Deviation {
     evidence: String,
 }
 
+/// Most rate-limit slots held. Slots of earlier hours are dropped when it is
+/// reached; past that, alerts share one slot per model.
+pub const MAX_RATE_SLOTS: usize = 1 << 16;
+/// Most open incidents. When it is reached, incidents idle for longer than
+/// the incident window are closed; past that, the least recently active one.
+pub const MAX_OPEN_INCIDENTS: usize = 1 << 16;
+/// Most closed incidents held for the summary at the end; when it is reached
+/// their `incident` records are written at once.
+pub const MAX_CLOSED_INCIDENTS: usize = 1 << 16;
+
+/// One rate-limit slot: alerts written and suppressed in one hour.
+#[derive(Debug, Clone, Copy)]
+struct RateSlot {
+    hour: u64,
+    written: u32,
+    /// Suppressed since the last alert written from this slot.
+    suppressed: u64,
+}
+
 /// Runs the models over observations in input order.
 pub struct Analyzer {
     /// The learned state.
@@ -89,10 +128,13 @@ pub struct Analyzer {
     cfg: DetectConfig,
     /// Never alert (`spanwatch learn`).
     learn_only: bool,
-    /// Rate limit: (sid, device) → (hour, count).
-    rate: HashMap<(u32, DeviceId), (u64, u32)>,
+    /// Rate limit per (sid, device); `None` for devices the baseline does
+    /// not track (refused by a full table), which share one slot per model.
+    rate: HashMap<(u32, Option<DeviceId>), RateSlot>,
     incidents: HashMap<DeviceId, Incident>,
     closed: Vec<Incident>,
+    /// The table-full alert was raised in this run: (devices, pairs).
+    table_full_alerted: (bool, bool),
     /// Counters.
     pub stats: DetectStats,
     /// Lookalike comparison set: owner labels of domains known at the end of
@@ -116,12 +158,15 @@ fn header(f: &FlowRef) -> FlowHeader {
     }
 }
 
+/// A learning duration in words: `3 h`, `10 min`, `45 s`.
 fn hours(ns: u64) -> String {
     let h = ns as f64 / HOUR as f64;
     if h >= 1.0 {
         format!("{h:.0} h")
-    } else {
+    } else if ns >= 60 * NS {
         format!("{:.0} min", ns as f64 / (60 * NS) as f64)
+    } else {
+        format!("{} s", ns / NS)
     }
 }
 
@@ -144,6 +189,7 @@ impl Analyzer {
             rate: HashMap::new(),
             incidents: HashMap::new(),
             closed: Vec::new(),
+            table_full_alerted: (false, false),
             stats: DetectStats::default(),
             known_labels: Vec::new(),
             loaded_span: 0,
@@ -152,6 +198,12 @@ impl Analyzer {
             .base
             .now
             .saturating_sub(a.base.learn_start.unwrap_or(a.base.now));
+        // A loaded state whose learning period was over when it was saved
+        // detects from the first packet, whatever the new input's clock
+        // (replaying an older capture must not start learning again).
+        if matches!(a.base.learn_until, Some(u) if u > 0 && a.base.now >= u) {
+            a.base.learn_until = Some(0);
+        }
         a.refresh_labels();
         a
     }
@@ -202,31 +254,62 @@ impl Analyzer {
         }
         self.base.observations += 1;
         let mut devs: Vec<Deviation> = Vec::new();
+        let refused_before = (self.base.net.devices_refused, self.base.net.pairs_refused);
         self.check_and_learn(o, &mut devs, out);
         if !self.learning(ts) {
+            self.table_full(o, refused_before, &mut devs);
             for d in devs {
                 self.raise(o, d, out);
             }
         }
     }
 
-    fn device_mut<'a>(
-        base: &'a mut Baseline,
-        id: DeviceId,
-        ts: Nanos,
-        refused: &mut bool,
-    ) -> Option<&'a mut Device> {
-        let cfg = base.cfg.clone();
-        let full = base.devices.len() >= cfg.max_devices;
+    /// Raises the table-full alert the first time in a run (after
+    /// learning) that the device table, or the pair table, refuses an entry.
+    fn table_full(&mut self, o: &Obs, before: (u64, u64), devs: &mut Vec<Deviation>) {
+        let net = &self.base.net;
+        let cfg = &self.base.cfg;
+        if net.devices_refused > before.0 && !self.table_full_alerted.0 {
+            self.table_full_alerted.0 = true;
+            devs.push(Deviation {
+                model: models::TABLE_FULL,
+                score: 60,
+                device: o.flow.client,
+                evidence: format!(
+                    "the device table is full ({} devices, {} refused so far; the flow {} → {} brought a new one): \
+                     new devices are counted but not learned",
+                    cfg.max_devices, net.devices_refused, o.flow.client, o.flow.server
+                ),
+            });
+        }
+        if net.pairs_refused > before.1 && !self.table_full_alerted.1 {
+            self.table_full_alerted.1 = true;
+            devs.push(Deviation {
+                model: models::TABLE_FULL,
+                score: 50,
+                device: o.flow.client,
+                evidence: format!(
+                    "the pair table is full ({} pairs, {} refused so far; {} → {} is a new one): \
+                     new client/server pairs are counted but not learned",
+                    cfg.max_pairs, net.pairs_refused, o.flow.client, o.flow.server
+                ),
+            });
+        }
+    }
+
+    /// The device `id`, created at `ts` if the device table has room; a
+    /// device refused by the bound is counted in `net.devices_refused`.
+    fn device_mut(base: &mut Baseline, id: DeviceId, ts: Nanos) -> Option<&mut Device> {
+        let full = base.devices.len() >= base.cfg.max_devices;
         if full && !base.devices.contains_key(&id) {
             base.net.devices_refused += 1;
-            *refused = true;
             return None;
         }
+        let cfg = &base.cfg;
         let d = base
             .devices
             .entry(id)
-            .or_insert_with(|| Device::new(ts, &cfg));
+            .or_insert_with(|| Device::new(ts, cfg));
         d.last_seen = d.last_seen.max(ts);
         d.first_seen = d.first_seen.min(ts);
         Some(d)
@@ -253,10 +336,13 @@ impl Analyzer {
         match &o.kind {
             ObsKind::FlowStart { .. } => self.flow_start(o, devs, &learned),
             ObsKind::AppDetected { app } => {
-                let mut refused = false;
-                if let Some(d) = Self::device_mut(&mut self.base, f.server, ts, &mut refused) {
-                    let known_before = !d.apps.is_empty();
-                    if d.apps.see((false, app.name().to_string()), ts) == Some(true) && known_before
+                if let Some(d) = Self::device_mut(&mut self.base, f.server, ts) {
+                    // As for ports: only a device that served before, and
+                    // only internal ones, have services to compare with.
+                    let served_before = d.apps.iter().any(|((client, _), _)| !client);
+                    if d.apps.see((false, app.name().to_string()), ts) == Some(true)
+                        && served_before
+                        && f.server.is_internal()
                     {
                         devs.push(Deviation {
                             model: models::NEW_SERVICE,
@@ -271,7 +357,7 @@ impl Analyzer {
                         });
                     }
                 }
-                if let Some(d) = Self::device_mut(&mut self.base, f.client, ts, &mut refused) {
+                if let Some(d) = Self::device_mut(&mut self.base, f.client, ts) {
                     d.apps.see((true, app.name().to_string()), ts);
                 }
             }
@@ -317,15 +403,21 @@ impl Analyzer {
                 };
                 if let Some((p, _)) = Self::pair_mut(&mut self.base, k, ts) {
                     p.auth_failures += 1;
-                    if p.auth_failures >= 3 {
+                    // Three or more failures within one hour of capture time.
+                    let hour = ts / HOUR;
+                    if p.recent_failures.0 != hour {
+                        p.recent_failures = (hour, 0);
+                    }
+                    p.recent_failures.1 += 1;
+                    let n = p.recent_failures.1;
+                    if n >= 3 {
                         devs.push(Deviation {
                             model: models::OT_AUTH,
-                            score: (50 + 10 * p.auth_failures.min(5)) as u32,
+                            score: (50 + 10 * n.min(5)) as u32,
                             device: f.client,
                             evidence: format!(
-                                "{} failed {} {} logons on {} (password guessing?)",
+                                "{} failed {n} {} logons on {} within the hour (password guessing?)",
                                 f.client,
-                                p.auth_failures,
                                 app.name(),
                                 f.server
                             ),
@@ -334,8 +426,7 @@ impl Analyzer {
                 }
             }
             ObsKind::OtState { app, device, state } => {
-                let mut refused = false;
-                if let Some(d) = Self::device_mut(&mut self.base, *device, ts, &mut refused) {
+                if let Some(d) = Self::device_mut(&mut self.base, *device, ts) {
                     let old = d.ot_state.replace(state.to_string());
                     if let Some(old) = old {
                         if old != *state {
@@ -358,10 +449,9 @@ impl Analyzer {
                 key,
                 value,
             } => {
-                let mut refused = false;
                 let mut changed = None;
                 let mut new = false;
-                if let Some(d) = Self::device_mut(&mut self.base, *device, ts, &mut refused) {
+                if let Some(d) = Self::device_mut(&mut self.base, *device, ts) {
                     match d.facts.get(*key) {
                         Some(v) if v.as_str() == &**value => {}
                         Some(v) => {
@@ -408,9 +498,17 @@ impl Analyzer {
                 spoofed,
             } => {
                 let k = format!("{}:{exchange}", std::net::Ipv4Addr::from(*producer_id));
-                let prev = self.base.net.egd.insert(k.clone(), *signature);
+                let net = &mut self.base.net;
+                let known = net.egd.contains_key(&k);
+                let prev = if known || net.egd.len() < MAX_EGD_EXCHANGES {
+                    net.egd.insert(k.clone(), *signature)
+                } else {
+                    net.egd_refused += 1;
+                    None
+                };
+                let stored = known || net.egd.contains_key(&k);
                 match prev {
-                    None if !self.base.net.egd.is_empty() && self.base.net.egd.len() > 1 => devs.push(Deviation {
+                    None if stored && net.egd.len() > 1 => devs.push(Deviation {
                         model: models::OT_NEW_MASTER,
                         score: 60,
                         device: f.client,
@@ -424,7 +522,11 @@ impl Analyzer {
                     }),
                     _ => {}
                 }
-                if *spoofed {
+                // A sender that used another producer id while learning
+                // (NAT, a multi-homed controller) is normal; a new one is not.
+                if *spoofed
+                    && net.egd_foreign_producers.see((f.client, *producer_id), ts) != Some(false)
+                {
                     devs.push(Deviation {
                         model: models::OT_NEW_MASTER,
                         score: 75,
@@ -526,10 +628,14 @@ impl Analyzer {
     fn flow_start(&mut self, o: &Obs, devs: &mut Vec<Deviation>, learned: &str) {
         let f = &o.flow;
         let ts = o.ts;
-        let mut refused = false;
         for (id, peer, client) in [(f.client, f.server, true), (f.server, f.client, false)] {
             let known = self.base.devices.contains_key(&id);
-            if !known && id.is_internal() {
+            // A device the table refuses raises no alert of its own: the
+            // table-full alert (raised once, in `observe`) covers the flood.
+            if Self::device_mut(&mut self.base, id, ts).is_none() {
+                continue;
+            }
+            if !known && id.is_internal() && !id.is_group() {
                 devs.push(Deviation {
                     model: models::NEW_DEVICE,
                     score: if client { 60 } else { 50 },
@@ -541,20 +647,6 @@ impl Analyzer {
                     ),
                 });
             }
-            let Some(_) = Self::device_mut(&mut self.base, id, ts, &mut refused) else {
-                continue;
-            };
-        }
-        if refused && self.base.net.devices_refused == 1 {
-            devs.push(Deviation {
-                model: models::TABLE_FULL,
-                score: 60,
-                device: f.client,
-                evidence: format!(
-                    "the device table is full ({} devices): new sources are counted but not learned",
-                    self.base.cfg.max_devices
-                ),
-            });
         }
         let (ci, si) = (f.client.is_internal(), f.server.is_internal());
         // The server's number of distinct internal clients: how common it is.
@@ -636,18 +728,16 @@ impl Analyzer {
                     ),
                 });
             }
-            if !ci && si {
-                if s.external.see(f.client, ts) == Some(true) && !s.external.saturated() {
-                    devs.push(Deviation {
-                        model: models::NEW_EXTERNAL,
-                        score: 45,
-                        device: f.server,
-                        evidence: format!(
-                            "external {} reached {} port {} for the first time",
-                            f.client, f.server, f.server_port
-                        ),
-                    });
-                }
+            if !ci && si && s.external.see(f.client, ts) == Some(true) && !s.external.saturated() {
+                devs.push(Deviation {
+                    model: models::NEW_EXTERNAL,
+                    score: 45,
+                    device: f.server,
+                    evidence: format!(
+                        "external {} reached {} port {} for the first time",
+                        f.client, f.server, f.server_port
+                    ),
+                });
             }
         }
         let _ = learned;
@@ -672,10 +762,15 @@ impl Analyzer {
             server: f.server,
             app: app as u8,
         };
-        // Has anyone used this class against this server?
-        let server_saw_class = self.base.pairs.iter().any(|(pk, p)| {
-            pk.server == f.server && pk.app == app as u8 && p.classes & class_bit(class) != 0
-        });
+        // Has anyone sent this class to this server?
+        let server_saw_class = match self.base.devices.get_mut(&f.server) {
+            Some(d) => {
+                let saw = d.ot_classes_served & class_bit(class) != 0;
+                d.ot_classes_served |= class_bit(class);
+                saw
+            }
+            None => false,
+        };
         let Some((p, _new_pair)) = Self::pair_mut(&mut self.base, k, o.ts) else {
             return;
         };
@@ -713,12 +808,13 @@ impl Analyzer {
             }
         };
         let lname = name.to_ascii_lowercase();
-        let nobody = |anyone: bool| {
-            if anyone {
-                ""
-            } else {
-                "; no host sent such commands to it"
-            }
+        // What the baseline knew: the evidence says it in words.
+        let history = if pair_had_class {
+            "; it sent such commands to it before"
+        } else if server_saw_class {
+            "; it never did before, other hosts did"
+        } else {
+            "; no host sent such commands to it before"
         };
         match class {
             OtClass::Write if pair_read_only => devs.push(Deviation {
@@ -739,35 +835,20 @@ impl Analyzer {
                     model: models::OT_MEMORY_TIME,
                     score: rarity(pair_had_class, server_saw_class),
                     device: f.client,
-                    evidence: format!(
-                        "{} sent {what} to {}{} in {learned} of learning",
-                        f.client,
-                        f.server,
-                        nobody(server_saw_class)
-                    ),
+                    evidence: format!("{} sent {what} to {}{history}", f.client, f.server),
                 })
             }
             OtClass::Control => devs.push(Deviation {
                 model: models::OT_STATE_CHANGE,
                 score: rarity(pair_had_class, server_saw_class),
                 device: f.client,
-                evidence: format!(
-                    "{} sent {what} to {}{} in {learned} of learning",
-                    f.client,
-                    f.server,
-                    nobody(server_saw_class)
-                ),
+                evidence: format!("{} sent {what} to {}{history}", f.client, f.server),
             }),
             OtClass::Program => devs.push(Deviation {
                 model: models::OT_PROGRAM,
                 score: rarity(pair_had_class, server_saw_class),
                 device: f.client,
-                evidence: format!(
-                    "{} sent {what} to {}{} in {learned} of learning",
-                    f.client,
-                    f.server,
-                    nobody(server_saw_class)
-                ),
+                evidence: format!("{} sent {what} to {}{history}", f.client, f.server),
             }),
             OtClass::Auth => devs.push(Deviation {
                 model: models::OT_AUTH,
@@ -778,7 +859,7 @@ impl Analyzer {
                 }),
                 device: f.client,
                 evidence: format!(
-                    "{} sent {what} to {}{}{}",
+                    "{} sent {what} to {}{}{history}",
                     f.client,
                     f.server,
                     if lname.contains("password") || lname.contains("unlock") {
@@ -786,7 +867,6 @@ impl Analyzer {
                     } else {
                         ""
                     },
-                    nobody(server_saw_class)
                 ),
             }),
             OtClass::File if !pair_had_class => devs.push(Deviation {
@@ -796,9 +876,6 @@ impl Analyzer {
                 evidence: format!("{} sent file operation {what} to {}", f.client, f.server),
             }),
             _ => {}
-        }
-        if ok == Some(false) && class == OtClass::Auth {
-            p_fail(&mut self.base, k);
         }
     }
 
@@ -839,14 +916,13 @@ impl Analyzer {
         learned: &str,
     ) {
         let f = &o.flow;
-        let mut refused = false;
         let net_known = sni
             .map(|s| self.base.net.domains.contains(&s.to_ascii_lowercase()))
             .unwrap_or(true);
         if let Some(s) = sni {
             self.domain(o, s, "TLS SNI", devs);
         }
-        let Some(d) = Self::device_mut(&mut self.base, f.client, o.ts, &mut refused) else {
+        let Some(d) = Self::device_mut(&mut self.base, f.client, o.ts) else {
             return;
         };
         let had_ja4 = !d.ja4.is_empty();
@@ -906,9 +982,8 @@ impl Analyzer {
         let sender_domain = sender.rsplit('@').next().unwrap_or("").to_string();
         let known_correspondent = self.base.net.correspondents.contains(&sender);
         self.base.net.correspondents.see(sender.clone(), ts);
-        let mut refused = false;
         // The mail server's view: new sender.
-        if let Some(s) = Self::device_mut(&mut self.base, f.server, ts, &mut refused) {
+        if let Some(s) = Self::device_mut(&mut self.base, f.server, ts) {
             let had = s.smtp_senders.len() >= 2;
             if s.smtp_senders.see(sender.clone(), ts) == Some(true)
                 && had
@@ -926,7 +1001,7 @@ impl Analyzer {
             }
         }
         // The client's view: rate and recipients, attachment types.
-        if let Some(c) = Self::device_mut(&mut self.base, f.client, ts, &mut refused) {
+        if let Some(c) = Self::device_mut(&mut self.base, f.client, ts) {
             let hour = ts / HOUR;
             if c.smtp_hour.0 != hour {
                 if c.smtp_hour.1 > 0 {
@@ -1000,25 +1075,94 @@ impl Analyzer {
         }
     }
 
+    /// The rate-limit slot of (model, device): one per tracked device, one
+    /// shared per model for untracked devices or once `MAX_RATE_SLOTS` is
+    /// reached.
+    fn rate_slot(&mut self, sid: u32, device: DeviceId, hour: u64) -> &mut RateSlot {
+        let mut key = (sid, Some(device));
+        if !self.base.devices.contains_key(&device) {
+            key.1 = None;
+        }
+        if !self.rate.contains_key(&key) && self.rate.len() >= MAX_RATE_SLOTS {
+            // Slots of earlier hours only carry a suppressed count forward.
+            self.rate.retain(|_, s| s.hour == hour);
+            if self.rate.len() >= MAX_RATE_SLOTS {
+                key.1 = None;
+            }
+        }
+        let slot = self.rate.entry(key).or_insert(RateSlot {
+            hour,
+            written: 0,
+            suppressed: 0,
+        });
+        if slot.hour != hour {
+            slot.hour = hour;
+            slot.written = 0;
+        }
+        slot
+    }
+
+    /// Makes room for one more open incident: closes those idle for longer
+    /// than the window, else the least recently active one.
+    fn make_room_for_incident(&mut self, ts: Nanos, out: &mut Vec<u8>) {
+        let window = self.cfg.incident_window * NS;
+        let stale: Vec<DeviceId> = self
+            .incidents
+            .iter()
+            .filter(|(_, i)| ts.saturating_sub(i.last) > window)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            if let Some(i) = self.incidents.remove(&k) {
+                self.close(i, out);
+            }
+        }
+        if self.incidents.len() >= MAX_OPEN_INCIDENTS {
+            if let Some(k) = self
+                .incidents
+                .iter()
+                .min_by_key(|(k, i)| (i.last, **k))
+                .map(|(k, _)| *k)
+            {
+                if let Some(i) = self.incidents.remove(&k) {
+                    self.close(i, out);
+                }
+            }
+        }
+    }
+
+    /// Holds a closed incident for the summary at the end; writes the held
+    /// ones now once `MAX_CLOSED_INCIDENTS` are waiting.
+    fn close(&mut self, i: Incident, out: &mut Vec<u8>) {
+        self.closed.push(i);
+        if self.closed.len() >= MAX_CLOSED_INCIDENTS {
+            let mut held = std::mem::take(&mut self.closed);
+            held.sort_by_key(|i| (i.start, i.id));
+            for i in &held {
+                write_incident(out, i);
+            }
+        }
+    }
+
     fn raise(&mut self, o: &Obs, d: Deviation, out: &mut Vec<u8>) {
         let ts = o.ts;
         let sid = d.model.sid;
         let hour = ts / HOUR;
-        let slot = self.rate.entry((sid, d.device)).or_insert((hour, 0));
-        if slot.0 != hour {
-            *slot = (hour, 0);
-        }
-        if slot.1 >= self.cfg.max_alerts_per_hour {
+        let max = self.cfg.max_alerts_per_hour;
+        let slot = self.rate_slot(sid, d.device, hour);
+        if slot.written >= max {
+            slot.suppressed += 1;
             *self.stats.suppressed.entry(sid).or_default() += 1;
             return;
         }
-        slot.1 += 1;
-        let suppressed = self.stats.suppressed.get(&sid).copied().unwrap_or(0);
+        slot.written += 1;
+        let suppressed = std::mem::take(&mut slot.suppressed);
         *self.stats.alerts.entry(sid).or_default() += 1;
         if let Some(dev) = self.base.devices.get_mut(&d.device) {
             dev.alerts += 1;
         }
-        // Incident grouping.
+        // Incident grouping: one open incident per device; an alert more
+        // than the window after the incident's last alert opens a new one.
         let window = self.cfg.incident_window * NS;
         let stale = self
             .incidents
@@ -1026,13 +1170,16 @@ impl Analyzer {
             .is_some_and(|i| ts.saturating_sub(i.last) > window);
         if stale {
             if let Some(i) = self.incidents.remove(&d.device) {
-                self.closed.push(i);
+                self.close(i, out);
             }
+        }
+        if !self.incidents.contains_key(&d.device) && self.incidents.len() >= MAX_OPEN_INCIDENTS {
+            self.make_room_for_incident(ts, out);
         }
         let inc = self.incidents.entry(d.device).or_insert_with(|| {
             self.stats.incidents += 1;
             Incident {
-                id: (o.flow.flow_id ^ (sid as u64).rotate_left(32) ^ ts) & 0x7fff_ffff_ffff_ffff,
+                id: incident_id(o.flow.flow_id, sid, ts, d.device),
                 device: d.device,
                 start: ts,
                 last: ts,
@@ -1104,25 +1251,8 @@ impl Analyzer {
         let mut all: Vec<Incident> = self.closed.drain(..).collect();
         all.extend(self.incidents.drain().map(|(_, i)| i));
         all.sort_by_key(|i| (i.start, i.id));
-        for i in all {
-            let mut w = JsonWriter::object(out);
-            w.raw("timestamp", &crate::output::eve::rfc3339_quoted(i.start));
-            w.str("event_type", "incident");
-            w.begin_object("incident")
-                .u64("id", i.id)
-                .fmt("device", format_args!("{}", i.device))
-                .raw("start", &crate::output::eve::rfc3339_quoted(i.start))
-                .raw("end", &crate::output::eve::rfc3339_quoted(i.last))
-                .u64("alerts", i.alerts as u64)
-                .u64("score", i.score() as u64)
-                .u64("severity", i.max_severity as u64);
-            w.begin_array("models");
-            for m in &i.models {
-                w.element_str(m);
-            }
-            w.end_array();
-            w.end_object();
-            w.finish();
+        for i in &all {
+            write_incident(out, i);
         }
         let mut devs: Vec<(&DeviceId, &Device)> = self
             .base
@@ -1145,10 +1275,50 @@ impl Analyzer {
     }
 }
 
-fn p_fail(base: &mut Baseline, k: PairKey) {
-    if let Some(p) = base.pairs.get_mut(&k) {
-        p.auth_failures += 1;
+/// A stable incident id from what opened it (flow, model, time, device):
+/// the same input gives the same ids, and two devices alerting on one flow
+/// at one instant get different ones. 63 bits, so JSON readers keep it exact
+/// as a signed integer too.
+fn incident_id(flow_id: u64, sid: u32, ts: Nanos, device: DeviceId) -> u64 {
+    // splitmix64 finaliser over each part in turn.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut h = mix(flow_id);
+    for part in [
+        sid as u64,
+        ts,
+        device.addr as u64,
+        (device.addr >> 64) as u64 ^ device.v6 as u64,
+    ] {
+        h = mix(h ^ part);
     }
+    h & 0x7fff_ffff_ffff_ffff
+}
+
+/// Writes one `incident` record: the device, its alerts, the combined score
+/// (1 - Π(1 - score/100)), the highest severity and the models involved.
+fn write_incident(out: &mut Vec<u8>, i: &Incident) {
+    let mut w = JsonWriter::object(out);
+    w.raw("timestamp", &crate::output::eve::rfc3339_quoted(i.start));
+    w.str("event_type", "incident");
+    w.begin_object("incident")
+        .u64("id", i.id)
+        .fmt("device", format_args!("{}", i.device))
+        .raw("start", &crate::output::eve::rfc3339_quoted(i.start))
+        .raw("end", &crate::output::eve::rfc3339_quoted(i.last))
+        .u64("alerts", i.alerts as u64)
+        .u64("score", i.score() as u64)
+        .u64("severity", i.max_severity as u64);
+    w.begin_array("models");
+    for m in &i.models {
+        w.element_str(m);
+    }
+    w.end_array();
+    w.end_object();
+    w.finish();
 }
 
 fn write_asset_body(w: &mut JsonWriter<'_>, id: DeviceId, d: &Device, app: Option<AppProto>) {
