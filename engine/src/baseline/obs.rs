@@ -111,6 +111,10 @@ pub enum ObsKind {
         /// Detected protocol, if already known (usually not yet).
         app: Option<AppProto>,
     },
+    /// The server answered for the first time (TCP: SYN-ACK or data; UDP:
+    /// any datagram back). What a server is (a device, a service on a port)
+    /// is learned from this, so an unanswered scan invents neither.
+    ServerAnswered,
     /// The application protocol of a flow was found.
     AppDetected {
         /// The protocol.

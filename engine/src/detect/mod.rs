@@ -117,6 +117,9 @@ pub const MAX_CLOSED_INCIDENTS: usize = 1 << 16;
 struct RateSlot {
     hour: u64,
     written: u32,
+    /// Highest score written from this slot this hour: a stronger alert
+    /// still gets through a full slot, so a burst of weak ones cannot hide it.
+    max_score: u32,
     /// Suppressed since the last alert written from this slot.
     suppressed: u64,
 }
@@ -335,6 +338,7 @@ impl Analyzer {
         let learned = hours(self.learned_for(ts));
         match &o.kind {
             ObsKind::FlowStart { .. } => self.flow_start(o, devs, &learned),
+            ObsKind::ServerAnswered => self.server_answered(o, devs, &learned),
             ObsKind::AppDetected { app } => {
                 if let Some(d) = Self::device_mut(&mut self.base, f.server, ts) {
                     // As for ports: only a device that served before, and
@@ -541,7 +545,12 @@ impl Analyzer {
             }
             ObsKind::CclinkMaster { second_master } => {
                 let had = !self.base.net.cclink_masters.is_empty();
-                if self.base.net.cclink_masters.see(f.client, ts) == Some(true) && had {
+                // Cyclic requests come from the master (the flow's client);
+                // a 0xCFE0 answer travels from a slave (client) to a master.
+                if !*second_master
+                    && self.base.net.cclink_masters.see(f.client, ts) == Some(true)
+                    && had
+                {
                     devs.push(Deviation {
                         model: models::OT_NEW_MASTER,
                         score: 90,
@@ -558,8 +567,8 @@ impl Analyzer {
                         score: 90,
                         device: f.server,
                         evidence: format!(
-                            "{} answered end code 0xCFE0: a second CC-Link master is present",
-                            f.server
+                            "{} answered {} with end code 0xCFE0: a second CC-Link master is present",
+                            f.client, f.server
                         ),
                     });
                 }
@@ -572,9 +581,13 @@ impl Analyzer {
                 };
                 let ms = *interval as f64 / 1e6;
                 if let Some((p, _)) = Self::pair_mut(&mut self.base, k, ts) {
-                    if p.poll_ms.n >= 3
-                        && p.poll_ms.z(ms, 0.2) > 6.0
-                        && (ms / p.poll_ms.mean.max(1e-3) - 1.0).abs() > 0.5
+                    // One long-lived connection reports its period rarely: a
+                    // single earlier period is enough for the ratio test;
+                    // with more, the deviation must also be far from the spread.
+                    let ratio_off = (ms / p.poll_ms.mean.max(1e-3) - 1.0).abs() > 0.5;
+                    if p.poll_ms.n >= 1
+                        && ratio_off
+                        && (p.poll_ms.n < 3 || p.poll_ms.z(ms, 0.2) > 6.0)
                     {
                         devs.push(Deviation {
                             model: models::OT_POLL_SHIFT,
@@ -628,7 +641,8 @@ impl Analyzer {
     fn flow_start(&mut self, o: &Obs, devs: &mut Vec<Deviation>, learned: &str) {
         let f = &o.flow;
         let ts = o.ts;
-        for (id, peer, client) in [(f.client, f.server, true), (f.server, f.client, false)] {
+        // The client side only: the server is learned once it answers.
+        for (id, peer, client) in [(f.client, f.server, true)] {
             let known = self.base.devices.contains_key(&id);
             // A device the table refuses raises no alert of its own: the
             // table-full alert (raised once, in `observe`) covers the flood.
@@ -714,6 +728,30 @@ impl Analyzer {
                 });
             }
         }
+        let _ = learned;
+    }
+
+    /// The server of a flow answered: learn it as a device and a service.
+    fn server_answered(&mut self, o: &Obs, devs: &mut Vec<Deviation>, learned: &str) {
+        let f = &o.flow;
+        let ts = o.ts;
+        let id = f.server;
+        let known = self.base.devices.contains_key(&id);
+        if Self::device_mut(&mut self.base, id, ts).is_none() {
+            return;
+        }
+        if !known && id.is_internal() && !id.is_group() {
+            devs.push(Deviation {
+                model: models::NEW_DEVICE,
+                score: 50,
+                device: id,
+                evidence: format!(
+                    "{id} appeared, answering {} on port {}; it was not seen in {learned} of learning",
+                    f.client, f.server_port
+                ),
+            });
+        }
+        let (ci, si) = (f.client.is_internal(), f.server.is_internal());
         if let Some(s) = self.base.devices.get_mut(&f.server) {
             s.clients.see(f.client, ts);
             let had_ports = !s.server_ports.is_empty();
@@ -740,7 +778,6 @@ impl Analyzer {
                 });
             }
         }
-        let _ = learned;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -831,9 +868,11 @@ impl Analyzer {
                     || lname.contains("time")
                     || lname.contains("format") =>
             {
+                // Destructive or clock-changing: rare per code, not per
+                // class (a STOP earlier does not make a memory clear usual).
                 devs.push(Deviation {
                     model: models::OT_MEMORY_TIME,
-                    score: rarity(pair_had_class, server_saw_class),
+                    score: rarity(pair_had_class && !new_code, server_saw_class && !new_code),
                     device: f.client,
                     evidence: format!("{} sent {what} to {}{history}", f.client, f.server),
                 })
@@ -916,8 +955,16 @@ impl Analyzer {
         learned: &str,
     ) {
         let f = &o.flow;
+        // Known to the network: seen more than five minutes before (the
+        // client's own DNS lookup a moment ago does not make it familiar).
         let net_known = sni
-            .map(|s| self.base.net.domains.contains(&s.to_ascii_lowercase()))
+            .map(|s| {
+                self.base
+                    .net
+                    .domains
+                    .get(&s.to_ascii_lowercase())
+                    .is_some_and(|seen| seen.first.saturating_add(300 * NS) < o.ts)
+            })
             .unwrap_or(true);
         if let Some(s) = sni {
             self.domain(o, s, "TLS SNI", devs);
@@ -1093,11 +1140,13 @@ impl Analyzer {
         let slot = self.rate.entry(key).or_insert(RateSlot {
             hour,
             written: 0,
+            max_score: 0,
             suppressed: 0,
         });
         if slot.hour != hour {
             slot.hour = hour;
             slot.written = 0;
+            slot.max_score = 0;
         }
         slot
     }
@@ -1150,12 +1199,13 @@ impl Analyzer {
         let hour = ts / HOUR;
         let max = self.cfg.max_alerts_per_hour;
         let slot = self.rate_slot(sid, d.device, hour);
-        if slot.written >= max {
+        if slot.written >= max && d.score <= slot.max_score {
             slot.suppressed += 1;
             *self.stats.suppressed.entry(sid).or_default() += 1;
             return;
         }
         slot.written += 1;
+        slot.max_score = slot.max_score.max(d.score);
         let suppressed = std::mem::take(&mut slot.suppressed);
         *self.stats.alerts.entry(sid).or_default() += 1;
         if let Some(dev) = self.base.devices.get_mut(&d.device) {

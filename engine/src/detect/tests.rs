@@ -98,7 +98,16 @@ impl Net {
     }
 
     /// A flow start.
+    /// A flow starts and its server answers (what a completed connection
+    /// reports): the alerts of both observations.
     fn start(&mut self, at: Nanos, flow: FlowRef) -> Vec<Value> {
+        let mut v = self.feed(at, flow, ObsKind::FlowStart { app: None });
+        v.extend(self.feed(at, flow, ObsKind::ServerAnswered));
+        v
+    }
+
+    /// A flow starts and the server never answers (a refused or filtered SYN).
+    fn start_unanswered(&mut self, at: Nanos, flow: FlowRef) -> Vec<Value> {
         self.feed(at, flow, ObsKind::FlowStart { app: None })
     }
 
@@ -271,7 +280,7 @@ fn new_device_a_new_client_and_a_new_server_alert_once() {
         models::NEW_DEVICE,
         50..=50,
         "10.0.0.77",
-        &["10.0.0.77", "answering 10.0.0.10 port 502"],
+        &["10.0.0.77", "answering 10.0.0.10 on port 502"],
     );
     // Two new devices on one flow at one instant: two incidents, two ids.
     let a = n.start(AFTER + 2 * MIN, tcp("10.0.0.66", 51_004, "10.0.0.67", 502));
@@ -1118,15 +1127,16 @@ fn ot_new_master_cclink_second_master() {
         &["172.16.134.200 acts as a new CC-Link IE Field Basic master"],
     );
     assert!(n.feed(AFTER + 2 * SEC, g, m(false)).is_empty());
-    // A slave answers 0xCFE0 (master duplication).
-    let s = udp("172.16.134.128", 61450, "172.16.134.129", 61450);
+    // A slave answers 0xCFE0 (master duplication); the answer travels in
+    // the slave → master flow, so the slave is that flow's client.
+    let s = udp("172.16.134.129", 61450, "172.16.134.128", 61450);
     let a = n.feed(AFTER + 3 * SEC, s, m(true));
     check(
         &one(&a, models::OT_NEW_MASTER),
         models::OT_NEW_MASTER,
         90..=90,
-        "172.16.134.129",
-        &["172.16.134.129 answered end code 0xCFE0"],
+        "172.16.134.128",
+        &["172.16.134.129 answered 172.16.134.128 with end code 0xCFE0"],
     );
 }
 
@@ -1628,6 +1638,11 @@ fn table_full_flood_of_random_sources_stays_bounded_and_alerts_once() {
             kind: ObsKind::FlowStart { app: None },
         };
         n.a.observe(&o, &mut out);
+        let o = Obs {
+            kind: ObsKind::ServerAnswered,
+            ..o
+        };
+        n.a.observe(&o, &mut out);
     }
     let base = &n.a.base;
     assert_eq!(base.devices.len(), 1000);
@@ -2009,4 +2024,28 @@ fn alert_records_are_identical_for_identical_input() {
         n.records.iter().map(|r| r.to_string()).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn unanswered_connection_attempts_invent_no_devices_or_services() {
+    let mut n = Net::new(LEARN);
+    assert!(n
+        .start(0, tcp("10.0.0.10", 51_000, "10.0.0.20", 502))
+        .is_empty());
+    // A connect scan after learning: SYNs to hosts and ports nobody answers.
+    for i in 0..20u16 {
+        let a = n.start_unanswered(
+            AFTER + i as u64 * SEC,
+            tcp("10.0.0.10", 52_000 + i, &format!("10.0.0.{}", 100 + i), 445),
+        );
+        assert!(of(&a, models::NEW_DEVICE).is_empty(), "{a:#?}");
+        assert!(of(&a, models::NEW_SERVICE).is_empty(), "{a:#?}");
+    }
+    assert!(!n.a.base.devices.contains_key(&ip("10.0.0.100")));
+    // The known server's refused port is not a new service either.
+    let a = n.start_unanswered(AFTER + MIN, tcp("10.0.0.10", 53_000, "10.0.0.20", 23));
+    assert!(of(&a, models::NEW_SERVICE).is_empty());
+    // Once a new host answers, it is a new device.
+    let a = n.start(AFTER + 2 * MIN, tcp("10.0.0.10", 53_001, "10.0.0.150", 502));
+    assert_eq!(of(&a, models::NEW_DEVICE).len(), 1);
 }

@@ -126,6 +126,8 @@ pub struct Flow {
     /// Sequence number of the client's SYN, when seen. A SYN with the same
     /// number after a RST is a retransmitted attempt, not a new connection.
     pub client_isn: Option<u32>,
+    /// The server has answered (TCP: SYN-ACK or data; otherwise any packet).
+    pub answered: bool,
     /// Application-layer state: protocol detection, reassembly, dissectors.
     pub app: FlowApp,
 }
@@ -438,6 +440,7 @@ impl FlowTable {
             syn_seen,
             client_isn: (p.proto == ipproto::TCP && p.tcp.flags & (SYN | ACK) == SYN)
                 .then_some(p.tcp.seq),
+            answered: false,
             app: FlowApp::default(),
         }
     }

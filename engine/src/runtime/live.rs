@@ -719,6 +719,7 @@ fn worker_loop(
     for msg in rx.iter() {
         match msg {
             ToWorker::Batch(b) => w.batch(&b),
+            ToWorker::Position { seq } => w.flush_observations(seq),
             ToWorker::Tick { clock } => {
                 w.tick(clock);
                 w.flush();

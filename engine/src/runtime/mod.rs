@@ -44,6 +44,13 @@ pub struct FrameBatch {
 pub enum ToWorker {
     /// Frames to process.
     Batch(FrameBatch),
+    /// The reader has handed over every frame before input position `seq`:
+    /// a worker that got none of them still tells the baseline it has
+    /// passed them, so the merge never waits on an idle worker.
+    Position {
+        /// The next input position the reader will hand out.
+        seq: u64,
+    },
     /// The input clock started a new epoch; expire flows at the old clock.
     Tick {
         /// The clock at the end of the old epoch.
@@ -198,6 +205,7 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     };
     let mut truncated = Vec::new();
     let mut clock = InputClock::default();
+    let mut batches_sent: u64 = 0;
     let batch_size = cfg.runtime.batch_size;
     let mut done_bytes = 0usize;
     for file in inputs.iter_mut() {
@@ -242,12 +250,34 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
             let q = &mut pending[w];
             q.push(f);
             if q.len() >= batch_size {
+                let seq = f.seq;
                 let frames = std::mem::replace(q, Vec::with_capacity(batch_size));
                 let _ = txs[w].send(ToWorker::Batch(FrameBatch {
                     backing: backing.clone(),
                     frames,
                     sent: Instant::now(),
                 }));
+                batches_sent += 1;
+                if workers > 1 && batches_sent % POSITION_EVERY == 0 {
+                    // A worker that gets few frames would hold the baseline
+                    // back: hand it what it has and tell it how far the
+                    // input has got.
+                    for (i, tx) in txs.iter().enumerate() {
+                        if i == w {
+                            continue;
+                        }
+                        if !pending[i].is_empty() {
+                            let frames =
+                                std::mem::replace(&mut pending[i], Vec::with_capacity(batch_size));
+                            let _ = tx.send(ToWorker::Batch(FrameBatch {
+                                backing: backing.clone(),
+                                frames,
+                                sent: Instant::now(),
+                            }));
+                        }
+                        let _ = tx.send(ToWorker::Position { seq });
+                    }
+                }
                 since_progress += 1;
                 if since_progress >= 64 {
                     since_progress = 0;
@@ -365,6 +395,9 @@ pub fn make_analyzer(
     };
     Ok(Analyzer::new(base, cfg.detect.clone(), learn_only))
 }
+
+/// Batches between position notices to idle workers.
+const POSITION_EVERY: u64 = 64;
 
 /// How far ahead of the current record the reader prefetches.
 const PREFETCH_AHEAD: usize = 2048;

@@ -167,6 +167,9 @@ impl Worker {
             match msg {
                 ToWorker::Batch(b) => self.batch(&b),
                 ToWorker::Tick { clock } => self.tick(clock),
+                ToWorker::Position { seq } => {
+                    self.flush_observations(seq.saturating_sub(1).max(self.seq))
+                }
                 ToWorker::Finish { final_clock } => {
                     self.finish(final_clock);
                     break;
@@ -290,6 +293,16 @@ impl Worker {
                         };
                         if flow.pkts[0] + flow.pkts[1] == 1 {
                             ctx.observe(ObsKind::FlowStart { app: None });
+                        }
+                        if !to_server && !flow.answered {
+                            use crate::decode::tcp_flags::{ACK, SYN};
+                            let answers = p.proto != crate::decode::ipproto::TCP
+                                || p.tcp.flags & (SYN | ACK) == SYN | ACK
+                                || !p.payload.is_empty();
+                            if answers {
+                                flow.answered = true;
+                                ctx.observe(ObsKind::ServerAnswered);
+                            }
                         }
                         flow.app.on_packet(
                             &p,
