@@ -174,24 +174,6 @@ impl Detector {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn port_hints_order_the_probes() {
-        let (o, n) = probe_order(Transport::Tcp, 51000, 502);
-        assert_eq!(o[0], AppProto::Modbus);
-        assert!(o[..n].contains(&AppProto::Tls));
-        assert!(!o[..n].contains(&AppProto::GeEgd), "EGD is UDP only");
-        let (o, _) = probe_order(Transport::Tcp, 51000, 9090);
-        assert_eq!(o[0], AppProto::Tls);
-        let (o, n) = probe_order(Transport::Udp, 18246, 18246);
-        assert_eq!(o[0], AppProto::GeEgd);
-        assert!(!o[..n].contains(&AppProto::Modbus));
-    }
-}
-
 /// Creates the TCP dissector for a detected protocol.
 pub fn start_tcp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn super::TcpApp + Send>> {
     let _ = cfg;
@@ -217,5 +199,23 @@ pub fn start_udp(p: AppProto, cfg: &super::DissectConfig) -> Option<Box<dyn supe
         AppProto::CclinkIef => Some(Box::new(super::cclink::CclinkState::new())),
         AppProto::Dns => Some(Box::new(super::dns::DnsUdp::new())),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_hints_order_the_probes() {
+        let (o, n) = probe_order(Transport::Tcp, 51000, 502);
+        assert_eq!(o[0], AppProto::Modbus);
+        assert!(o[..n].contains(&AppProto::Tls));
+        assert!(!o[..n].contains(&AppProto::GeEgd), "EGD is UDP only");
+        let (o, _) = probe_order(Transport::Tcp, 51000, 9090);
+        assert_eq!(o[0], AppProto::Tls);
+        let (o, n) = probe_order(Transport::Udp, 18246, 18246);
+        assert_eq!(o[0], AppProto::GeEgd);
+        assert!(!o[..n].contains(&AppProto::Modbus));
     }
 }

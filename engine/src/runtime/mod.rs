@@ -258,7 +258,7 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
                     sent: Instant::now(),
                 }));
                 batches_sent += 1;
-                if workers > 1 && batches_sent % POSITION_EVERY == 0 {
+                if workers > 1 && batches_sent.is_multiple_of(POSITION_EVERY) {
                     // A worker that gets few frames would hold the baseline
                     // back: hand it what it has and tell it how far the
                     // input has got.
