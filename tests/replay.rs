@@ -355,8 +355,9 @@ fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
     out.extend_from_slice(&65535u32.to_le_bytes());
     out.extend_from_slice(&1u32.to_le_bytes());
     for (i, f) in frames.iter().enumerate() {
-        out.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        // One frame per millisecond.
+        out.extend_from_slice(&(1_700_000_000u32 + i as u32 / 1000).to_le_bytes());
+        out.extend_from_slice(&((i as u32 % 1000) * 1000).to_le_bytes());
         out.extend_from_slice(&(f.len() as u32).to_le_bytes());
         out.extend_from_slice(&(f.len() as u32).to_le_bytes());
         out.extend_from_slice(f);
@@ -370,6 +371,20 @@ fn frame_tcp(
     dst: [u8; 4],
     dport: u16,
     flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    frame_tcp_seq(src, sport, dst, dport, flags, 1000, 0, payload)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn frame_tcp_seq(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
     payload: &[u8],
 ) -> Vec<u8> {
     let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
@@ -392,8 +407,8 @@ fn frame_tcp(
     f.extend_from_slice(&dst);
     f.extend_from_slice(&sport.to_be_bytes());
     f.extend_from_slice(&dport.to_be_bytes());
-    f.extend_from_slice(&1000u32.to_be_bytes());
-    f.extend_from_slice(&0u32.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
     f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
     f.extend_from_slice(payload);
     f
@@ -524,5 +539,81 @@ fn eve_defaults_to_eve_json_in_the_current_directory() {
     assert!(
         e.contains("1 packets") && e.contains("1 flows") && e.contains("Mpps"),
         "{e}"
+    );
+}
+
+#[test]
+fn overlapping_segments_with_different_data_raise_a_stream_anomaly() {
+    // A client sends the second Modbus request ahead of the first, then
+    // "retransmits" it with different bytes (a write instead of a read): what
+    // the sensor keeps and what the PLC executes may differ.
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let read1 = [0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1];
+    let read2 = [0, 2, 0, 0, 0, 6, 1, 3, 0, 0x10, 0, 1];
+    let write2 = [0, 2, 0, 0, 0, 6, 1, 6, 0, 0x10, 0, 0xff];
+    let frames = vec![
+        frame_tcp_seq(c, 40000, s, 502, 0x02, 1000, 0, b""),
+        frame_tcp_seq(s, 502, c, 40000, 0x12, 5000, 1001, b""),
+        frame_tcp_seq(c, 40000, s, 502, 0x10, 1001, 5001, b""),
+        frame_tcp_seq(c, 40000, s, 502, 0x18, 1013, 5001, &read2),
+        frame_tcp_seq(c, 40000, s, 502, 0x18, 1013, 5001, &write2),
+        frame_tcp_seq(c, 40000, s, 502, 0x18, 1001, 5001, &read1),
+    ];
+    let d = tmpdir("overlap");
+    let f = d.join("overlap.pcap");
+    std::fs::write(&f, pcap(&frames)).unwrap();
+    let (o, recs) = replay(&[&f], &["--ot-events", "all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let anomalies: Vec<_> = recs
+        .iter()
+        .filter(|r| {
+            r["event_type"] == "anomaly"
+                && r["anomaly"]["event"] == "reassembly_overlap_different_data"
+        })
+        .collect();
+    assert_eq!(anomalies.len(), 1, "{recs:#?}");
+    let a = anomalies[0];
+    assert_eq!(a["anomaly"]["type"], "stream");
+    assert_eq!(a["anomaly"]["direction"], "to_server");
+    assert_eq!(a["src_ip"], "10.0.0.1");
+    assert_eq!(a["dest_port"], 502);
+    // Under the default (bsd) policy the first copy stays: two reads.
+    let fcs: Vec<_> = recs
+        .iter()
+        .filter(|r| r["event_type"] == "modbus")
+        .map(|r| r["modbus"]["request"]["function_raw"].as_u64().unwrap())
+        .collect();
+    assert_eq!(fcs, vec![3, 3], "{recs:#?}");
+    let stats = &recs.last().unwrap()["stats"];
+    assert_eq!(stats["reassembly"]["overlaps_different_data"], 1);
+}
+
+#[test]
+fn assets_prints_the_inventory_as_a_table_and_as_json() {
+    let Some(dir) = shared_pcaps() else { return };
+    let f = dir.join("mitsubishi-melsec/iti_melsoft_UDP_clean_2.pcap");
+    let o = bin().arg("assets").arg(&f).arg("--json").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let plc = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["facts"]["cpu_model"] == "FX5U-32MT/ES")
+        .unwrap_or_else(|| panic!("no device with the FX5U CPU model: {v:#}"));
+    let ip = plc["ip"].as_str().unwrap().to_string();
+    let o = bin().arg("assets").arg(&f).output().unwrap();
+    assert!(o.status.success());
+    let table = String::from_utf8(o.stdout).unwrap();
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.starts_with("ip") && header.contains("cpu_model"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&ip) && l.contains("FX5U-32MT/ES")),
+        "{table}"
     );
 }
