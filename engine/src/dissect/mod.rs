@@ -144,6 +144,9 @@ pub struct DissectConfig {
     pub max_pending_bytes: usize,
     /// Log DNS queries and answers.
     pub dns_events: bool,
+    /// Reassemble TCP streams but detect and dissect nothing, and run no
+    /// baseline (for measuring the cost of reassembly alone).
+    pub reassembly_only: bool,
 }
 
 impl Default for DissectConfig {
@@ -154,6 +157,7 @@ impl Default for DissectConfig {
             max_probe_bytes: 4096,
             max_pending_bytes: 256 * 1024,
             dns_events: true,
+            reassembly_only: false,
         }
     }
 }

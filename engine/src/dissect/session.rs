@@ -187,11 +187,12 @@ impl FlowApp {
             self.state = match p.proto {
                 ipproto::TCP => State::Tcp(Box::new(TcpSession {
                     streams: [TcpStream::new(rcfg), TcpStream::new(rcfg)],
-                    detector: Some(Detector::new(Transport::Tcp, client_port, server_port)),
+                    detector: (!ctx.cfg.reassembly_only)
+                        .then(|| Detector::new(Transport::Tcp, client_port, server_port)),
                     app: None,
                     idle: false,
                 })),
-                ipproto::UDP => State::Udp(Box::new(UdpSession {
+                ipproto::UDP if !ctx.cfg.reassembly_only => State::Udp(Box::new(UdpSession {
                     probes: 0,
                     detector: Detector::new(Transport::Udp, client_port, server_port),
                     app: None,

@@ -145,7 +145,7 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     let mut inputs = open_all(&opts.files).map_err(ReplayError::Open)?;
     let workers = opts.workers.max(1);
     let cfg = &opts.config;
-    let analyzer = if cfg.dissect.enabled {
+    let analyzer = if cfg.dissect.enabled && !cfg.dissect.reassembly_only {
         Some(make_analyzer(
             cfg,
             opts.state_dir.as_deref(),
