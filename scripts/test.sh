@@ -28,5 +28,5 @@ if [ ! -d ../shared/pcaps ]; then
   echo "test.sh: NOTE: ../shared/pcaps is absent: the tests that replay the public captures will print SKIP" >&2
 fi
 
-cargo test --workspace --all-targets "$@"
+cargo test --workspace --all-targets --no-fail-fast "$@"
 cargo test --workspace --doc
