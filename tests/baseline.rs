@@ -2,30 +2,12 @@
 //! --state-dir`, `--learn-for`, worker-count invariance of alerts and of the
 //! learned state, refused state files, and a SIGKILL during `learn`.
 
+mod common;
+use common::{bin, shared_pcaps, tmpdir};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spanwatch"))
-}
-
-fn shared_pcaps() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
-    if p.join("MANIFEST.md").exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/pcaps is absent; the real-capture baseline tests did not run");
-        None
-    }
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("spanwatch-baseline-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

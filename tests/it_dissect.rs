@@ -9,36 +9,13 @@
 //! is absent); the loopback captures are in the repository (`pcaps/loopback`,
 //! expected values in its README).
 
+mod common;
+use common::{bin, repo, shared_pcaps, tmpdir};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spanwatch"))
-}
-
-fn shared_pcaps() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
-    if p.join("MANIFEST.md").exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/pcaps is absent; the real-capture tests did not run");
-        None
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("spanwatch-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// `loopback/...` is in the repository, everything else in the shared set.
 fn capture(rel: &str) -> Option<PathBuf> {

@@ -15,36 +15,18 @@
 //!
 //! Tests that need `../shared/pcaps` print `SKIP:` and pass when it is absent.
 
+mod common;
+use common::{bin, shared_pcaps, tmpdir};
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spanwatch"))
-}
-
-fn shared_pcaps() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
-    if p.join("MANIFEST.md").exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/pcaps is absent; the real-capture OT tests did not run");
-        None
-    }
-}
+use std::process::Output;
 
 fn loopback(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../pcaps/loopback")
         .join(name)
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("spanwatch-ot-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Replays `files` with one worker and every OT transaction logged.

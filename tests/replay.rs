@@ -1,34 +1,12 @@
 //! End-to-end tests of `spanwatch replay`: real public captures, worker-count
 //! invariance, and every bad-input case of the CLI.
 
+mod common;
+use common::{bin, repo, shared_pcaps, tmpdir};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_spanwatch"))
-}
-
-fn shared_pcaps() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps");
-    if p.join("MANIFEST.md").exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: ../shared/pcaps is absent; the real-capture tests did not run");
-        None
-    }
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("spanwatch-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 /// Runs a replay to stdout and returns (output, parsed EVE records).
 fn replay(files: &[&Path], extra: &[&str]) -> (Output, Vec<serde_json::Value>) {

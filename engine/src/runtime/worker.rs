@@ -70,6 +70,27 @@ struct Emit<'a> {
     dissect: &'a mut DissectStats,
 }
 
+/// The output side of a worker as an [`Emit`], borrowing only the fields
+/// that the decoder and flow table do not use.
+macro_rules! emit {
+    ($w:ident) => {
+        Emit {
+            out_tx: &$w.out_tx,
+            obs_tx: $w.obs_tx.as_ref(),
+            worker_id: $w.worker_id,
+            mem: &mut $w.mem,
+            reasm: &mut $w.reasm,
+            seq: $w.seq,
+            obs: &mut $w.obs,
+            out: &mut $w.out,
+            stats: &mut $w.stats,
+            flow_records: $w.flow_records,
+            dissect_cfg: &$w.dissect_cfg,
+            dissect: &mut $w.dissect,
+        }
+    };
+}
+
 impl Emit<'_> {
     fn flow_ended(&mut self, mut f: Flow, reason: EndReason) {
         let header = flow_header(&f);
@@ -256,20 +277,7 @@ impl Worker {
     ) {
         self.stats.frames += 1;
         self.seq = seq;
-        let mut emit = Emit {
-            out_tx: &self.out_tx,
-            obs_tx: self.obs_tx.as_ref(),
-            worker_id: self.worker_id,
-            mem: &mut self.mem,
-            reasm: &mut self.reasm,
-            seq: self.seq,
-            obs: &mut self.obs,
-            out: &mut self.out,
-            stats: &mut self.stats,
-            flow_records: self.flow_records,
-            dissect_cfg: &self.dissect_cfg,
-            dissect: &mut self.dissect,
-        };
+        let mut emit = emit!(self);
         match self.decoder.decode(linktype, ts, data, origlen) {
             Decoded::Packet(p) => {
                 let mut ended = |f: Flow, r: EndReason| emit.flow_ended(f, r);
@@ -325,20 +333,7 @@ impl Worker {
     /// Time-driven work at the input clock `now`: flow timeouts, fragment
     /// expiry, bound-hit events.
     pub fn tick(&mut self, now: Nanos) {
-        let mut emit = Emit {
-            out_tx: &self.out_tx,
-            obs_tx: self.obs_tx.as_ref(),
-            worker_id: self.worker_id,
-            mem: &mut self.mem,
-            reasm: &mut self.reasm,
-            seq: self.seq,
-            obs: &mut self.obs,
-            out: &mut self.out,
-            stats: &mut self.stats,
-            flow_records: self.flow_records,
-            dissect_cfg: &self.dissect_cfg,
-            dissect: &mut self.dissect,
-        };
+        let mut emit = emit!(self);
         self.flows.sweep(now, &mut |f, r| emit.flow_ended(f, r));
         self.decoder.expire(now);
         if self.flows.memcap_event_pending {
@@ -356,20 +351,7 @@ impl Worker {
     /// End of input: every remaining flow is written.
     pub fn finish(&mut self, final_clock: Nanos) {
         self.tick(final_clock);
-        let mut emit = Emit {
-            out_tx: &self.out_tx,
-            obs_tx: self.obs_tx.as_ref(),
-            worker_id: self.worker_id,
-            mem: &mut self.mem,
-            reasm: &mut self.reasm,
-            seq: self.seq,
-            obs: &mut self.obs,
-            out: &mut self.out,
-            stats: &mut self.stats,
-            flow_records: self.flow_records,
-            dissect_cfg: &self.dissect_cfg,
-            dissect: &mut self.dissect,
-        };
+        let mut emit = emit!(self);
         self.flows
             .drain(final_clock, &mut |f, r| emit.flow_ended(f, r));
     }
