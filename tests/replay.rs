@@ -595,3 +595,26 @@ fn assets_prints_the_inventory_as_a_table_and_as_json() {
         "{table}"
     );
 }
+
+#[test]
+fn unwritable_eve_path_is_one_line_and_exit_1() {
+    let d = tmpdir("noeve");
+    let a = d.join("a.pcap");
+    std::fs::write(
+        &a,
+        pcap(&[frame_tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80, 0x02, b"")]),
+    )
+    .unwrap();
+    let eve = d.join("missing-dir/eve.json");
+    let o = bin()
+        .arg("replay")
+        .arg(&a)
+        .arg("--eve")
+        .arg(&eve)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert_eq!(e.trim_end().lines().count(), 1, "{e:?}");
+    assert!(e.contains(&eve.display().to_string()), "{e:?}");
+}

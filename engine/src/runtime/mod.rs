@@ -155,7 +155,14 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
     } else {
         None
     };
-    let first = writer::open_target(&opts.eve, true).map_err(ReplayError::Output)?;
+    let first = writer::open_target(&opts.eve, true).map_err(|e| {
+        let what = match &opts.eve {
+            EveTarget::File(p) => p.display().to_string(),
+            EveTarget::Stdout => "stdout".into(),
+            EveTarget::Null => "null".into(),
+        };
+        ReplayError::Output(std::io::Error::new(e.kind(), format!("{what}: {e}")))
+    })?;
     let (out_tx, out_rx) = bounded::<Vec<u8>>(workers * 8);
     let reopen = Arc::new(AtomicBool::new(false));
     let (spare_tx, spare_rx) = bounded::<Vec<u8>>(workers * 4);
