@@ -235,11 +235,14 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
                 for (w, q) in pending.iter_mut().enumerate() {
                     if !q.is_empty() {
                         let frames = std::mem::replace(q, Vec::with_capacity(batch_size));
-                        let _ = txs[w].send(ToWorker::Batch(FrameBatch {
-                            backing: backing.clone(),
-                            frames,
-                            sent: Instant::now(),
-                        }));
+                        send_batch(
+                            &txs[w],
+                            FrameBatch {
+                                backing: backing.clone(),
+                                frames,
+                                sent: Instant::now(),
+                            },
+                        );
                     }
                 }
                 for tx in &txs {
@@ -259,11 +262,14 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
             if q.len() >= batch_size {
                 let seq = f.seq;
                 let frames = std::mem::replace(q, Vec::with_capacity(batch_size));
-                let _ = txs[w].send(ToWorker::Batch(FrameBatch {
-                    backing: backing.clone(),
-                    frames,
-                    sent: Instant::now(),
-                }));
+                send_batch(
+                    &txs[w],
+                    FrameBatch {
+                        backing: backing.clone(),
+                        frames,
+                        sent: Instant::now(),
+                    },
+                );
                 batches_sent += 1;
                 if workers > 1 && batches_sent.is_multiple_of(POSITION_EVERY) {
                     // A worker that gets few frames would hold the baseline
@@ -276,11 +282,14 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
                         if !pending[i].is_empty() {
                             let frames =
                                 std::mem::replace(&mut pending[i], Vec::with_capacity(batch_size));
-                            let _ = tx.send(ToWorker::Batch(FrameBatch {
-                                backing: backing.clone(),
-                                frames,
-                                sent: Instant::now(),
-                            }));
+                            send_batch(
+                                tx,
+                                FrameBatch {
+                                    backing: backing.clone(),
+                                    frames,
+                                    sent: Instant::now(),
+                                },
+                            );
                         }
                         let _ = tx.send(ToWorker::Position { seq });
                     }
@@ -296,11 +305,14 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplaySummary, ReplayError> {
         }
         for (w, q) in pending.into_iter().enumerate() {
             if !q.is_empty() {
-                let _ = txs[w].send(ToWorker::Batch(FrameBatch {
-                    backing: backing.clone(),
-                    frames: q,
-                    sent: Instant::now(),
-                }));
+                send_batch(
+                    &txs[w],
+                    FrameBatch {
+                        backing: backing.clone(),
+                        frames: q,
+                        sent: Instant::now(),
+                    },
+                );
             }
         }
         done_bytes += file.len();
@@ -401,6 +413,16 @@ pub fn make_analyzer(
         }
     };
     Ok(Analyzer::new(base, cfg.detect.clone(), learn_only))
+}
+
+/// Hands a batch to a worker. When its queue is full the reader sleeps a
+/// moment instead of letting the channel spin: on a small machine the
+/// spinning reader takes the CPU the worker it waits for needs.
+fn send_batch(tx: &Sender<ToWorker>, b: FrameBatch) {
+    while tx.is_full() {
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    let _ = tx.send(ToWorker::Batch(b));
 }
 
 /// Batches between position notices to idle workers.
