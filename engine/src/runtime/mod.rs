@@ -431,8 +431,10 @@ const POSITION_EVERY: u64 = 64;
 /// How far ahead of the current record the reader prefetches.
 const PREFETCH_AHEAD: usize = 2048;
 
+/// Asks the CPU to bring the cache line holding `bytes[at]` closer; nothing
+/// when `at` is out of range or the target has no prefetch instruction.
 #[inline(always)]
-fn prefetch(bytes: &[u8], at: usize) {
+pub(crate) fn prefetch(bytes: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if let Some(b) = bytes.get(at) {
         // SAFETY: a prefetch is only a hint; the address is inside `bytes`,

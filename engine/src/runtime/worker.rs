@@ -19,6 +19,9 @@ use spanwatch_parsers::stream::Direction;
 
 /// Output buffered by a worker before it is handed to the writer thread.
 const MAX_OUT_BUFFER: usize = 256 * 1024;
+/// How many frames ahead of the one being decoded the worker prefetches.
+const PREFETCH_FRAMES_AHEAD: usize = 4;
+
 /// Observations buffered by a worker before they are handed to the baseline.
 const MAX_OBS_BUFFER: usize = 8192;
 
@@ -243,7 +246,15 @@ impl Worker {
     /// Runs one batch through the pipeline.
     pub fn batch(&mut self, b: &FrameBatch) {
         let backing = b.backing.as_ref();
-        for f in &b.frames {
+        let bytes = backing.bytes();
+        for (i, f) in b.frames.iter().enumerate() {
+            // The frames were read long ago (a queue of batches back): ask
+            // for the headers of a frame a few ahead while this one is
+            // decoded, instead of stalling on each frame's first line.
+            if let Some(next) = b.frames.get(i + PREFETCH_FRAMES_AHEAD) {
+                crate::runtime::prefetch(bytes, next.offset);
+                crate::runtime::prefetch(bytes, next.offset + 64);
+            }
             self.frame(
                 f.seq,
                 f.linktype,
