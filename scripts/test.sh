@@ -28,5 +28,6 @@ if [ ! -d ../shared/pcaps ]; then
   echo "test.sh: NOTE: ../shared/pcaps is absent: the tests that replay the public captures will print SKIP" >&2
 fi
 
-cargo test --workspace --all-targets --no-fail-fast "$@"
-cargo test --workspace --doc
+# libpcap live capture is a cargo feature (it needs libpcap-dev); the tests cover it.
+cargo test --workspace --all-targets --no-fail-fast --features spanwatch/libpcap "$@"
+cargo test --workspace --doc --features spanwatch/libpcap
