@@ -335,7 +335,12 @@ impl Analyzer {
     fn check_and_learn(&mut self, o: &Obs, devs: &mut Vec<Deviation>, out: &mut Vec<u8>) {
         let f = &o.flow;
         let ts = o.ts;
-        let learned = hours(self.learned_for(ts));
+        // Only evidence text uses it, and nothing is raised while learning.
+        let learned = if self.learning(ts) {
+            String::new()
+        } else {
+            hours(self.learned_for(ts))
+        };
         match &o.kind {
             ObsKind::FlowStart { .. } => self.flow_start(o, devs, &learned),
             ObsKind::ServerAnswered => self.server_answered(o, devs, &learned),
