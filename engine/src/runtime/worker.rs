@@ -294,7 +294,10 @@ impl Worker {
                 let mut ended = |f: Flow, r: EndReason| emit.flow_ended(f, r);
                 if let Some((flow, to_server)) = self.flows.track(&p, clock, &mut ended) {
                     emit.stats.pipeline.packets_tracked += 1;
-                    if !p.payload.is_empty() || p.proto == crate::decode::ipproto::TCP {
+                    // Flow records only: no header, no app state, no observations.
+                    if emit.dissect_cfg.enabled
+                        && (!p.payload.is_empty() || p.proto == crate::decode::ipproto::TCP)
+                    {
                         let header = flow_header(flow);
                         let dir = if to_server {
                             Direction::ToServer
