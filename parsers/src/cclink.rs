@@ -37,6 +37,7 @@
 //!
 //! End code 0xCFE0 means the slave sees a second master on the subnet.
 
+use crate::modbus::flag_set;
 use crate::ot::OtClass;
 use crate::slmp;
 
@@ -70,63 +71,27 @@ pub const RESPONSE_CYCLIC_OFFSET: u16 = 40;
 /// The class of every cyclic frame.
 pub const CLASS: OtClass = OtClass::Cyclic;
 
-/// Violations and notable facts. A set bit never stops parsing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Flags(pub u32);
-
-impl Flags {
-    /// Network/station/I/O/multidrop/timer/reserved fields differ from
-    /// 00/FF/03FF/00/0000.
-    pub const RESERVED_NONZERO: Flags = Flags(1 << 0);
-    /// Protocol version is not 1 or 2.
-    pub const UNSUPPORTED_VERSION: Flags = Flags(1 << 1);
-    /// Cyclic info offset is not 36 (request) / 40 (response).
-    pub const UNEXPECTED_OFFSET: Flags = Flags(1 << 2);
-    /// Occupied station count is 0 or above 16.
-    pub const OCCUPIED_OUT_OF_RANGE: Flags = Flags(1 << 3);
-    /// The datagram is shorter than the occupied stations require.
-    pub const CYCLIC_DATA_TRUNCATED: Flags = Flags(1 << 4);
-    /// Bytes after the cyclic data, or a response size that is not a whole
-    /// number of stations.
-    pub const TRAILING_BYTES: Flags = Flags(1 << 5);
-    /// The SLMP length field disagrees with the datagram length.
-    pub const LENGTH_MISMATCH: Flags = Flags(1 << 6);
-    /// Subcommand of the cyclic request is not 0.
-    pub const BAD_SUBCOMMAND: Flags = Flags(1 << 7);
-
-    const NAMES: [(Flags, &'static str); 8] = [
-        (Flags::RESERVED_NONZERO, "reserved_nonzero"),
-        (Flags::UNSUPPORTED_VERSION, "unsupported_version"),
-        (Flags::UNEXPECTED_OFFSET, "unexpected_offset"),
-        (Flags::OCCUPIED_OUT_OF_RANGE, "occupied_out_of_range"),
-        (Flags::CYCLIC_DATA_TRUNCATED, "cyclic_data_truncated"),
-        (Flags::TRAILING_BYTES, "trailing_bytes"),
-        (Flags::LENGTH_MISMATCH, "length_mismatch"),
-        (Flags::BAD_SUBCOMMAND, "bad_subcommand"),
-    ];
-
-    /// True when every bit of `other` is set.
-    pub fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// True when no flag is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    fn set(&mut self, other: Flags, on: bool) {
-        if on {
-            self.0 |= other.0;
-        }
-    }
-
-    /// Names of the set flags, in bit order.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::NAMES
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
+flag_set! {
+    /// Violations and notable facts. A set bit never stops parsing.
+    pub struct Flags {
+        /// Network/station/I/O/multidrop/timer/reserved fields differ from
+        /// 00/FF/03FF/00/0000.
+        const RESERVED_NONZERO = 0, "reserved_nonzero";
+        /// Protocol version is not 1 or 2.
+        const UNSUPPORTED_VERSION = 1, "unsupported_version";
+        /// Cyclic info offset is not 36 (request) / 40 (response).
+        const UNEXPECTED_OFFSET = 2, "unexpected_offset";
+        /// Occupied station count is 0 or above 16.
+        const OCCUPIED_OUT_OF_RANGE = 3, "occupied_out_of_range";
+        /// The datagram is shorter than the occupied stations require.
+        const CYCLIC_DATA_TRUNCATED = 4, "cyclic_data_truncated";
+        /// Bytes after the cyclic data, or a response size that is not a whole
+        /// number of stations.
+        const TRAILING_BYTES = 5, "trailing_bytes";
+        /// The SLMP length field disagrees with the datagram length.
+        const LENGTH_MISMATCH = 6, "length_mismatch";
+        /// Subcommand of the cyclic request is not 0.
+        const BAD_SUBCOMMAND = 7, "bad_subcommand";
     }
 }
 
@@ -330,9 +295,9 @@ pub enum Error {
 fn check_route(b: &[u8], flags: &mut Flags) {
     let route_ok = b.get(2..7) == Some(&[0x00, 0xFF, 0xFF, 0x03, 0x00]);
     let reserved_ok = le16(b, 9) == 0;
-    flags.set(Flags::RESERVED_NONZERO, !route_ok || !reserved_ok);
+    flags.set_if(Flags::RESERVED_NONZERO, !route_ok || !reserved_ok);
     let declared = 9 + usize::from(le16(b, 7));
-    flags.set(Flags::LENGTH_MISMATCH, declared != b.len());
+    flags.set_if(Flags::LENGTH_MISMATCH, declared != b.len());
 }
 
 /// Parses a cyclic request (subheader 0x5000, command 0x0E70).
@@ -355,18 +320,18 @@ pub fn parse_cyclic_request(b: &[u8]) -> Result<CyclicRequest<'_>, Error> {
     let mut flags = Flags::default();
     check_route(b, &mut flags);
     let subcommand = le16(b, 13);
-    flags.set(Flags::BAD_SUBCOMMAND, subcommand != 0);
+    flags.set_if(Flags::BAD_SUBCOMMAND, subcommand != 0);
     let protocol_version = le16(b, 15);
     let cyclic_info_offset = le16(b, 19);
-    flags.set(
+    flags.set_if(
         Flags::UNSUPPORTED_VERSION,
         !matches!(protocol_version, 1 | 2),
     );
-    flags.set(
+    flags.set_if(
         Flags::UNEXPECTED_OFFSET,
         cyclic_info_offset != REQUEST_CYCLIC_OFFSET,
     );
-    flags.set(
+    flags.set_if(
         Flags::RESERVED_NONZERO,
         le16(b, 17) != 0
             || b.get(21..35).is_some_and(|r| r.iter().any(|&x| x != 0))
@@ -375,7 +340,7 @@ pub fn parse_cyclic_request(b: &[u8]) -> Result<CyclicRequest<'_>, Error> {
             || le16(b, 65) != 0,
     );
     let occupied = le16(b, 61);
-    flags.set(
+    flags.set_if(
         Flags::OCCUPIED_OUT_OF_RANGE,
         occupied == 0 || occupied > MAX_OCCUPIED_STATIONS,
     );
@@ -394,8 +359,8 @@ pub fn parse_cyclic_request(b: &[u8]) -> Result<CyclicRequest<'_>, Error> {
     let rww = take(ids_len, rww_len);
     let ry = take(ids_len + rww_len, ry_len);
     let needed = ids_len + rww_len + ry_len;
-    flags.set(Flags::CYCLIC_DATA_TRUNCATED, rest.len() < needed);
-    flags.set(Flags::TRAILING_BYTES, rest.len() > needed);
+    flags.set_if(Flags::CYCLIC_DATA_TRUNCATED, rest.len() < needed);
+    flags.set_if(Flags::TRAILING_BYTES, rest.len() > needed);
     Ok(CyclicRequest {
         timer: le16(b, 9),
         subcommand,
@@ -436,20 +401,20 @@ pub fn parse_cyclic_response(b: &[u8]) -> Result<CyclicResponse<'_>, Error> {
     check_route(b, &mut flags);
     let protocol_version = le16(b, 11);
     let cyclic_info_offset = le16(b, 15);
-    flags.set(
+    flags.set_if(
         Flags::UNSUPPORTED_VERSION,
         !matches!(protocol_version, 1 | 2),
     );
-    flags.set(
+    flags.set_if(
         Flags::UNEXPECTED_OFFSET,
         cyclic_info_offset != RESPONSE_CYCLIC_OFFSET,
     );
     let rest = b.get(RESPONSE_FIXED_LEN..).unwrap_or(&[]);
     let per_station = RW_BYTES_PER_STATION + RXY_BYTES_PER_STATION;
     let n = rest.len() / per_station;
-    flags.set(Flags::TRAILING_BYTES, rest.len() % per_station != 0);
+    flags.set_if(Flags::TRAILING_BYTES, rest.len() % per_station != 0);
     let n_bounded = n.min(usize::from(MAX_OCCUPIED_STATIONS));
-    flags.set(
+    flags.set_if(
         Flags::OCCUPIED_OUT_OF_RANGE,
         n == 0 || n > usize::from(MAX_OCCUPIED_STATIONS),
     );

@@ -38,6 +38,7 @@
 //! both captures), 10 bytes for tt = 0x01 (UDP discovery). Over UDP the hello
 //! goes to 255.255.255.255.
 
+use crate::modbus::flag_set;
 use crate::ot::OtClass;
 use crate::stream::{drive, Direction, Parsed, Probe, StreamParser};
 
@@ -81,59 +82,24 @@ pub enum Kind {
     Response,
 }
 
-/// Violations and notable facts. A set bit never stops parsing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Flags(pub u32);
-
-impl Flags {
-    /// Bytes 4..7 are not `00 11 11` (constant in every public capture).
-    pub const HEADER_CONSTANT_MISMATCH: Flags = Flags(1 << 0);
-    /// The frame is too short for the command header and command data header.
-    pub const COMMAND_TRUNCATED: Flags = Flags(1 << 1);
-    /// The Ethernet footer does not parse (size, parameter table).
-    pub const FOOTER_MALFORMED: Flags = Flags(1 << 3);
-    /// The footer carries an authorization token (parameter type 0x42),
-    /// reusable for CVE-2021-20599-style replay.
-    pub const AUTH_TOKEN: Flags = Flags(1 << 4);
-    /// Datagram longer than the frame or hello it holds.
-    pub const TRAILING_BYTES: Flags = Flags(1 << 5);
-    /// A request seen server→client or a response client→server.
-    pub const UNEXPECTED_DIRECTION: Flags = Flags(1 << 6);
-    /// Hello body shorter or longer than its type's fixed size (datagrams).
-    pub const HELLO_LENGTH_MISMATCH: Flags = Flags(1 << 7);
-
-    const NAMES: [(Flags, &'static str); 7] = [
-        (Flags::HEADER_CONSTANT_MISMATCH, "header_constant_mismatch"),
-        (Flags::COMMAND_TRUNCATED, "command_truncated"),
-        (Flags::FOOTER_MALFORMED, "footer_malformed"),
-        (Flags::AUTH_TOKEN, "auth_token"),
-        (Flags::TRAILING_BYTES, "trailing_bytes"),
-        (Flags::UNEXPECTED_DIRECTION, "unexpected_direction"),
-        (Flags::HELLO_LENGTH_MISMATCH, "hello_length_mismatch"),
-    ];
-
-    /// True when every bit of `other` is set.
-    pub fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// True when no flag is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    fn set(&mut self, other: Flags, on: bool) {
-        if on {
-            self.0 |= other.0;
-        }
-    }
-
-    /// Names of the set flags, in bit order.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::NAMES
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
+flag_set! {
+    /// Violations and notable facts. A set bit never stops parsing.
+    pub struct Flags {
+        /// Bytes 4..7 are not `00 11 11` (constant in every public capture).
+        const HEADER_CONSTANT_MISMATCH = 0, "header_constant_mismatch";
+        /// The frame is too short for the command header and command data header.
+        const COMMAND_TRUNCATED = 1, "command_truncated";
+        /// The Ethernet footer does not parse (size, parameter table).
+        const FOOTER_MALFORMED = 3, "footer_malformed";
+        /// The footer carries an authorization token (parameter type 0x42),
+        /// reusable for CVE-2021-20599-style replay.
+        const AUTH_TOKEN = 4, "auth_token";
+        /// Datagram longer than the frame or hello it holds.
+        const TRAILING_BYTES = 5, "trailing_bytes";
+        /// A request seen server→client or a response client→server.
+        const UNEXPECTED_DIRECTION = 6, "unexpected_direction";
+        /// Hello body shorter or longer than its type's fixed size (datagrams).
+        const HELLO_LENGTH_MISMATCH = 7, "hello_length_mismatch";
     }
 }
 
@@ -496,7 +462,7 @@ fn parse_frame_exact(b: &[u8]) -> Frame<'_> {
     };
     let byte = |o: usize| b.get(o).copied().unwrap_or(0);
     let mut flags = Flags::default();
-    flags.set(
+    flags.set_if(
         Flags::HEADER_CONSTANT_MISMATCH,
         b.get(field::CONST..field::CONST + 3) != Some(&[0x00, 0x11, 0x11]),
     );
@@ -531,7 +497,7 @@ fn parse_frame_exact(b: &[u8]) -> Frame<'_> {
         le16(b, cmd_at + 2),
         le16(b, cmd_at + 4),
     ) else {
-        f.flags.set(Flags::COMMAND_TRUNCATED, true);
+        f.flags.set_if(Flags::COMMAND_TRUNCATED, true);
         return f;
     };
     f.command = Some(u16::from_be_bytes([cmd[0], cmd[1]]));
@@ -549,10 +515,10 @@ fn parse_frame_exact(b: &[u8]) -> Frame<'_> {
         if !footer.is_empty() {
             match parse_footer(footer) {
                 Ok(ft) => {
-                    f.flags.set(Flags::AUTH_TOKEN, ft.has_auth_token);
+                    f.flags.set_if(Flags::AUTH_TOKEN, ft.has_auth_token);
                     f.footer = Some(ft);
                 }
-                Err(()) => f.flags.set(Flags::FOOTER_MALFORMED, true),
+                Err(()) => f.flags.set_if(Flags::FOOTER_MALFORMED, true),
             }
         }
     }
@@ -601,7 +567,7 @@ pub fn parse_datagram(b: &[u8]) -> Result<Message<'_>, Error> {
             } else {
                 hello_body_len(h.hello_type)
             };
-            h.flags.set(
+            h.flags.set_if(
                 Flags::HELLO_LENGTH_MISMATCH,
                 expected.is_some_and(|n| n != h.body.len()),
             );
@@ -615,7 +581,7 @@ pub fn parse_datagram(b: &[u8]) -> Result<Message<'_>, Error> {
                 });
             };
             let mut f = parse_frame_exact(frame);
-            f.flags.set(Flags::TRAILING_BYTES, b.len() > len);
+            f.flags.set_if(Flags::TRAILING_BYTES, b.len() > len);
             Ok(Message::Frame(f))
         }
     }
@@ -711,7 +677,7 @@ impl StreamParser for MelsoftStream {
         );
         message
             .flags_mut()
-            .set(Flags::UNEXPECTED_DIRECTION, unexpected);
+            .set_if(Flags::UNEXPECTED_DIRECTION, unexpected);
         Parsed::Message {
             consumed: len,
             message,

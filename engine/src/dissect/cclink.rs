@@ -223,7 +223,8 @@ impl CclinkState {
         ctx.event(APP, "cclink_ief", |w| {
             w.begin_object("cclink_ief");
             write_tx_meta(w, OtClass::Cyclic, req.map(|r| r.ts), resp_ts);
-            let flags = Flags(req.map_or(0, |r| r.flags.0) | resp.map_or(0, |r| r.flags.0));
+            let flags =
+                req.map_or(Flags::empty(), |r| r.flags) | resp.map_or(Flags::empty(), |r| r.flags);
             write_flags(w, flags.names());
             if let Some(q) = req {
                 write_request(w, q);

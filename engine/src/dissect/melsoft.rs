@@ -187,7 +187,8 @@ impl Core {
         ctx.event(APP, "melsoft", |w| {
             w.begin_object("melsoft");
             write_tx_meta(w, class, req.map(|r| r.ts), resp_ts);
-            let flags = Flags(req.map_or(0, |r| r.flags.0) | resp.map_or(0, |r| r.flags.0));
+            let flags =
+                req.map_or(Flags::empty(), |r| r.flags) | resp.map_or(Flags::empty(), |r| r.flags);
             write_flags(w, flags.names());
             if let Some(q) = req {
                 write_request(w, q);

@@ -1,5 +1,5 @@
 //! A small bit set of named violation flags, shared by the OT parsers in this
-//! crate (Modbus, GE SRTP, GE EGD).
+//! crate (Modbus, GE SRTP, GE EGD, SLMP, MELSOFT, CC-Link IE Field Basic).
 //!
 //! A protocol violation is not a parse error: the message is still returned,
 //! with one flag per violation, so the detector sees both the message and what

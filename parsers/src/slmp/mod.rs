@@ -43,6 +43,7 @@ pub use device::{
     AccessUnit, DeviceAccess, DeviceForm, DeviceRef, MAX_DEVICE_ITEMS, UNKNOWN_ASCII_DEVICE,
 };
 
+use crate::modbus::flag_set;
 use crate::ot::OtClass;
 use crate::stream::{drive, Direction, Parsed, Probe, StreamParser};
 use device::{parse_hex, Cursor, Stop};
@@ -82,88 +83,44 @@ pub enum Kind {
     Response,
 }
 
-/// Violations and notable facts about a frame. A set bit never stops parsing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Flags(pub u32);
-
-impl Flags {
-    /// Datagram longer than the frame its length field declares.
-    pub const TRAILING_BYTES: Flags = Flags(1 << 0);
-    /// 4E reserved word after the serial is not zero.
-    pub const RESERVED_NONZERO: Flags = Flags(1 << 1);
-    /// ASCII text that is not hexadecimal where a number belongs.
-    pub const BAD_ASCII: Flags = Flags(1 << 2);
-    /// Subcommand not valid for the command.
-    pub const BAD_SUBCOMMAND: Flags = Flags(1 << 3);
-    /// Request data ends before the declared device list or fields.
-    pub const DATA_TRUNCATED: Flags = Flags(1 << 4);
-    /// Request data continues after everything the command declares.
-    pub const TRAILING_DATA: Flags = Flags(1 << 5);
-    /// A device code not in the device table.
-    pub const UNKNOWN_DEVICE: Flags = Flags(1 << 6);
-    /// Batch write values do not match the number of points.
-    pub const WRITE_VALUES_MISMATCH: Flags = Flags(1 << 7);
-    /// A device access of zero points.
-    pub const ZERO_POINTS: Flags = Flags(1 << 8);
-    /// A password crossed the wire in clear (0x1630 / 0x1631).
-    pub const CLEARTEXT_PASSWORD: Flags = Flags(1 << 9);
-    /// The declared password length does not match the bytes sent, or is
-    /// outside 4 (Q/L) and 6..=32 (iQ-R).
-    pub const BAD_PASSWORD_LENGTH: Flags = Flags(1 << 10);
-    /// Remote RUN/PAUSE mode not 0x0001/0x0003, clear mode above 2, or
-    /// STOP/RESET/LATCH CLEAR fixed word not 0x0001.
-    pub const BAD_REMOTE_MODE: Flags = Flags(1 << 11);
-    /// Non-zero end code without the 9-byte error information block.
-    pub const ERROR_INFO_MISSING: Flags = Flags(1 << 12);
-    /// A request seen server→client or a response client→server.
-    pub const UNEXPECTED_DIRECTION: Flags = Flags(1 << 13);
-    /// Bit units on a command that only takes word units (random read,
-    /// monitor registration).
-    pub const BIT_UNITS_NOT_ALLOWED: Flags = Flags(1 << 14);
-    /// Node search / set IP address field sizes are not 4 (IPv4).
-    pub const BAD_ADDRESS_SIZE: Flags = Flags(1 << 15);
-
-    const NAMES: [(Flags, &'static str); 16] = [
-        (Flags::TRAILING_BYTES, "trailing_bytes"),
-        (Flags::RESERVED_NONZERO, "reserved_nonzero"),
-        (Flags::BAD_ASCII, "bad_ascii"),
-        (Flags::BAD_SUBCOMMAND, "bad_subcommand"),
-        (Flags::DATA_TRUNCATED, "data_truncated"),
-        (Flags::TRAILING_DATA, "trailing_data"),
-        (Flags::UNKNOWN_DEVICE, "unknown_device"),
-        (Flags::WRITE_VALUES_MISMATCH, "write_values_mismatch"),
-        (Flags::ZERO_POINTS, "zero_points"),
-        (Flags::CLEARTEXT_PASSWORD, "cleartext_password"),
-        (Flags::BAD_PASSWORD_LENGTH, "bad_password_length"),
-        (Flags::BAD_REMOTE_MODE, "bad_remote_mode"),
-        (Flags::ERROR_INFO_MISSING, "error_info_missing"),
-        (Flags::UNEXPECTED_DIRECTION, "unexpected_direction"),
-        (Flags::BIT_UNITS_NOT_ALLOWED, "bit_units_not_allowed"),
-        (Flags::BAD_ADDRESS_SIZE, "bad_address_size"),
-    ];
-
-    /// True when every bit of `other` is set.
-    pub fn contains(self, other: Flags) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// True when no flag is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    fn set(&mut self, other: Flags, on: bool) {
-        if on {
-            self.0 |= other.0;
-        }
-    }
-
-    /// Names of the set flags, in bit order.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Flags::NAMES
-            .into_iter()
-            .filter(move |(f, _)| self.contains(*f))
-            .map(|(_, n)| n)
+flag_set! {
+    /// Violations and notable facts about a frame. A set bit never stops parsing.
+    pub struct Flags {
+        /// Datagram longer than the frame its length field declares.
+        const TRAILING_BYTES = 0, "trailing_bytes";
+        /// 4E reserved word after the serial is not zero.
+        const RESERVED_NONZERO = 1, "reserved_nonzero";
+        /// ASCII text that is not hexadecimal where a number belongs.
+        const BAD_ASCII = 2, "bad_ascii";
+        /// Subcommand not valid for the command.
+        const BAD_SUBCOMMAND = 3, "bad_subcommand";
+        /// Request data ends before the declared device list or fields.
+        const DATA_TRUNCATED = 4, "data_truncated";
+        /// Request data continues after everything the command declares.
+        const TRAILING_DATA = 5, "trailing_data";
+        /// A device code not in the device table.
+        const UNKNOWN_DEVICE = 6, "unknown_device";
+        /// Batch write values do not match the number of points.
+        const WRITE_VALUES_MISMATCH = 7, "write_values_mismatch";
+        /// A device access of zero points.
+        const ZERO_POINTS = 8, "zero_points";
+        /// A password crossed the wire in clear (0x1630 / 0x1631).
+        const CLEARTEXT_PASSWORD = 9, "cleartext_password";
+        /// The declared password length does not match the bytes sent, or is
+        /// outside 4 (Q/L) and 6..=32 (iQ-R).
+        const BAD_PASSWORD_LENGTH = 10, "bad_password_length";
+        /// Remote RUN/PAUSE mode not 0x0001/0x0003, clear mode above 2, or
+        /// STOP/RESET/LATCH CLEAR fixed word not 0x0001.
+        const BAD_REMOTE_MODE = 11, "bad_remote_mode";
+        /// Non-zero end code without the 9-byte error information block.
+        const ERROR_INFO_MISSING = 12, "error_info_missing";
+        /// A request seen server→client or a response client→server.
+        const UNEXPECTED_DIRECTION = 13, "unexpected_direction";
+        /// Bit units on a command that only takes word units (random read,
+        /// monitor registration).
+        const BIT_UNITS_NOT_ALLOWED = 14, "bit_units_not_allowed";
+        /// Node search / set IP address field sizes are not 4 (IPv4).
+        const BAD_ADDRESS_SIZE = 15, "bad_address_size";
     }
 }
 
@@ -552,7 +509,7 @@ pub fn parse_frame(b: &[u8]) -> Result<Frame<'_>, Error> {
     };
     let mut f = parse_body(h, frame);
     f.flags_mut()
-        .set(Flags::TRAILING_BYTES, b.len() > h.frame_len);
+        .set_if(Flags::TRAILING_BYTES, b.len() > h.frame_len);
     Ok(f)
 }
 
@@ -560,7 +517,7 @@ fn parse_body(h: Header, frame: &[u8]) -> Frame<'_> {
     let mut flags = Flags::default();
     let s = if h.encoding == Encoding::Ascii { 2 } else { 1 };
     if h.frame_type == FrameType::E4 {
-        flags.set(
+        flags.set_if(
             Flags::RESERVED_NONZERO,
             hnum(frame, h.encoding, 4 * s, 2) != Some(0),
         );
@@ -572,7 +529,7 @@ fn parse_body(h: Header, frame: &[u8]) -> Frame<'_> {
             let mut num = |cur: &mut Cursor<'_>| match cur.u16() {
                 Ok(v) => v,
                 Err(_) => {
-                    flags.set(Flags::BAD_ASCII, true);
+                    flags.set_if(Flags::BAD_ASCII, true);
                     let _ = cur.take(4);
                     0
                 }
@@ -597,7 +554,7 @@ fn parse_body(h: Header, frame: &[u8]) -> Frame<'_> {
             let end_code = match cur.u16() {
                 Ok(v) => v,
                 Err(_) => {
-                    flags.set(Flags::BAD_ASCII, true);
+                    flags.set_if(Flags::BAD_ASCII, true);
                     let _ = cur.take(4);
                     0xFFFF
                 }
@@ -618,8 +575,8 @@ fn parse_body(h: Header, frame: &[u8]) -> Frame<'_> {
                 })();
                 match info {
                     Ok(i) => error_info = Some(i),
-                    Err(Stop::BadText) => flags.set(Flags::BAD_ASCII, true),
-                    Err(Stop::Short) => flags.set(Flags::ERROR_INFO_MISSING, true),
+                    Err(Stop::BadText) => flags.set_if(Flags::BAD_ASCII, true),
+                    Err(Stop::Short) => flags.set_if(Flags::ERROR_INFO_MISSING, true),
                 }
             }
             Frame::Response(Response {
@@ -644,8 +601,8 @@ fn mac(v: u64) -> [u8; 6] {
 
 fn stop_flag(flags: &mut Flags, e: Stop) {
     match e {
-        Stop::Short => flags.set(Flags::DATA_TRUNCATED, true),
-        Stop::BadText => flags.set(Flags::BAD_ASCII, true),
+        Stop::Short => flags.set_if(Flags::DATA_TRUNCATED, true),
+        Stop::BadText => flags.set_if(Flags::BAD_ASCII, true),
     }
 }
 
@@ -657,16 +614,16 @@ fn decode_request(req: &mut Request<'_>) {
         0x0401 | 0x1401 | 0x0403 | 0x1402 | 0x0406 | 0x1406 | 0x0801 => {
             match device::DeviceAccess::decode(req.command, req.subcommand, req.data, enc) {
                 Some((acc, rep)) => {
-                    flags.set(Flags::DATA_TRUNCATED, rep.truncated);
-                    flags.set(Flags::BAD_ASCII, rep.bad_text);
-                    flags.set(Flags::TRAILING_DATA, rep.trailing);
-                    flags.set(Flags::UNKNOWN_DEVICE, rep.unknown_device);
-                    flags.set(Flags::WRITE_VALUES_MISMATCH, rep.values_mismatch);
-                    flags.set(Flags::ZERO_POINTS, rep.zero_points);
-                    flags.set(Flags::BIT_UNITS_NOT_ALLOWED, rep.bit_unit_not_allowed);
+                    flags.set_if(Flags::DATA_TRUNCATED, rep.truncated);
+                    flags.set_if(Flags::BAD_ASCII, rep.bad_text);
+                    flags.set_if(Flags::TRAILING_DATA, rep.trailing);
+                    flags.set_if(Flags::UNKNOWN_DEVICE, rep.unknown_device);
+                    flags.set_if(Flags::WRITE_VALUES_MISMATCH, rep.values_mismatch);
+                    flags.set_if(Flags::ZERO_POINTS, rep.zero_points);
+                    flags.set_if(Flags::BIT_UNITS_NOT_ALLOWED, rep.bit_unit_not_allowed);
                     req.detail = RequestDetail::Device(acc);
                 }
-                None => flags.set(
+                None => flags.set_if(
                     Flags::BAD_SUBCOMMAND,
                     !is_extension_subcommand(req.subcommand),
                 ),
@@ -681,8 +638,8 @@ fn decode_request(req: &mut Request<'_>) {
             })();
             match r {
                 Ok((mode, clear)) => {
-                    flags.set(Flags::BAD_REMOTE_MODE, !matches!(mode, 1 | 3) || clear > 2);
-                    flags.set(Flags::TRAILING_DATA, cur.remaining() > 0);
+                    flags.set_if(Flags::BAD_REMOTE_MODE, !matches!(mode, 1 | 3) || clear > 2);
+                    flags.set_if(Flags::TRAILING_DATA, cur.remaining() > 0);
                     req.detail = RequestDetail::Remote {
                         mode,
                         clear_mode: Some(clear),
@@ -698,8 +655,8 @@ fn decode_request(req: &mut Request<'_>) {
                 } else {
                     mode == 1
                 };
-                flags.set(Flags::BAD_REMOTE_MODE, !ok);
-                flags.set(Flags::TRAILING_DATA, cur.remaining() > 0);
+                flags.set_if(Flags::BAD_REMOTE_MODE, !ok);
+                flags.set_if(Flags::TRAILING_DATA, cur.remaining() > 0);
                 req.detail = RequestDetail::Remote {
                     mode,
                     clear_mode: None,
@@ -708,13 +665,13 @@ fn decode_request(req: &mut Request<'_>) {
             Err(e) => stop_flag(flags, e),
         },
         0x1630 | 0x1631 => {
-            flags.set(Flags::CLEARTEXT_PASSWORD, true);
+            flags.set_if(Flags::CLEARTEXT_PASSWORD, true);
             match cur.u16() {
                 Ok(len) => {
                     // One byte per character in binary, one character per
                     // character in ASCII: the remaining length matches either way.
                     let sent = cur.remaining();
-                    flags.set(
+                    flags.set_if(
                         Flags::BAD_PASSWORD_LENGTH,
                         sent != usize::from(len) || !(len == 4 || (6..=32).contains(&len)),
                     );
@@ -729,8 +686,8 @@ fn decode_request(req: &mut Request<'_>) {
             Ok(len) => {
                 let expected = usize::from(len);
                 let sent = cur.remaining();
-                flags.set(Flags::DATA_TRUNCATED, sent < expected);
-                flags.set(Flags::TRAILING_DATA, sent > expected);
+                flags.set_if(Flags::DATA_TRUNCATED, sent < expected);
+                flags.set_if(Flags::TRAILING_DATA, sent > expected);
                 req.detail = RequestDetail::Loopback { len };
             }
             Err(e) => stop_flag(flags, e),
@@ -744,7 +701,7 @@ fn decode_request(req: &mut Request<'_>) {
             })();
             match r {
                 Ok((master_mac, size, master_ip)) => {
-                    flags.set(Flags::BAD_ADDRESS_SIZE, size != 4);
+                    flags.set_if(Flags::BAD_ADDRESS_SIZE, size != 4);
                     req.detail = RequestDetail::NodeSearch {
                         master_mac,
                         master_ip,
@@ -774,7 +731,7 @@ fn decode_request(req: &mut Request<'_>) {
             })();
             match r {
                 Ok(Some(d)) => req.detail = d,
-                Ok(None) => flags.set(Flags::BAD_ADDRESS_SIZE, true),
+                Ok(None) => flags.set_if(Flags::BAD_ADDRESS_SIZE, true),
                 Err(e) => stop_flag(flags, e),
             }
         }
@@ -899,7 +856,7 @@ impl StreamParser for SlmpStream {
         );
         message
             .flags_mut()
-            .set(Flags::UNEXPECTED_DIRECTION, unexpected);
+            .set_if(Flags::UNEXPECTED_DIRECTION, unexpected);
         Parsed::Message {
             consumed: h.frame_len,
             message,
