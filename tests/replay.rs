@@ -2,7 +2,7 @@
 //! invariance, and every bad-input case of the CLI.
 
 mod common;
-use common::{bin, repo, shared_pcaps, tmpdir};
+use common::{bin, pcap, repo, shared_pcaps, tcp, tmpdir};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -323,26 +323,6 @@ fn unreadable_config_and_bad_config_are_one_line_and_exit_2() {
 
 // --- hand-built captures -----------------------------------------------------
 
-fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, f) in frames.iter().enumerate() {
-        // One frame per millisecond.
-        out.extend_from_slice(&(1_700_000_000u32 + i as u32 / 1000).to_le_bytes());
-        out.extend_from_slice(&((i as u32 % 1000) * 1000).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(f);
-    }
-    out
-}
-
 fn frame_tcp(
     src: [u8; 4],
     sport: u16,
@@ -351,45 +331,7 @@ fn frame_tcp(
     flags: u8,
     payload: &[u8],
 ) -> Vec<u8> {
-    frame_tcp_seq(src, sport, dst, dport, flags, 1000, 0, payload)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn frame_tcp_seq(
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    flags: u8,
-    seq: u32,
-    ack: u32,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
-    let total = 20 + 20 + payload.len();
-    f.extend_from_slice(&[
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        0x40,
-        0,
-        64,
-        6,
-        0,
-        0,
-    ]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    f.extend_from_slice(&seq.to_be_bytes());
-    f.extend_from_slice(&ack.to_be_bytes());
-    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    f.extend_from_slice(payload);
-    f
+    tcp(src, sport, dst, dport, 1000, 0, flags, payload)
 }
 
 #[test]
@@ -530,12 +472,12 @@ fn overlapping_segments_with_different_data_raise_a_stream_anomaly() {
     let read2 = [0, 2, 0, 0, 0, 6, 1, 3, 0, 0x10, 0, 1];
     let write2 = [0, 2, 0, 0, 0, 6, 1, 6, 0, 0x10, 0, 0xff];
     let frames = vec![
-        frame_tcp_seq(c, 40000, s, 502, 0x02, 1000, 0, b""),
-        frame_tcp_seq(s, 502, c, 40000, 0x12, 5000, 1001, b""),
-        frame_tcp_seq(c, 40000, s, 502, 0x10, 1001, 5001, b""),
-        frame_tcp_seq(c, 40000, s, 502, 0x18, 1013, 5001, &read2),
-        frame_tcp_seq(c, 40000, s, 502, 0x18, 1013, 5001, &write2),
-        frame_tcp_seq(c, 40000, s, 502, 0x18, 1001, 5001, &read1),
+        tcp(c, 40000, s, 502, 1000, 0, 0x02, b""),
+        tcp(s, 502, c, 40000, 5000, 1001, 0x12, b""),
+        tcp(c, 40000, s, 502, 1001, 5001, 0x10, b""),
+        tcp(c, 40000, s, 502, 1013, 5001, 0x18, &read2),
+        tcp(c, 40000, s, 502, 1013, 5001, 0x18, &write2),
+        tcp(c, 40000, s, 502, 1001, 5001, 0x18, &read1),
     ];
     let d = tmpdir("overlap");
     let f = d.join("overlap.pcap");
