@@ -33,11 +33,11 @@ fn tcp_flags_hex(w: &mut JsonWriter<'_>, k: &str, v: u8) {
     w.fmt(k, format_args!("{v:02x}"));
 }
 
-/// Appends a `flow` record for a flow that ended for `reason`.
-pub fn write_flow(buf: &mut Vec<u8>, f: &Flow, reason: EndReason) {
-    let h = flow_header(f);
+/// Appends a `flow` record for a flow that ended for `reason`; `h` is the
+/// flow's header ([`flow_header`]).
+pub fn write_flow(buf: &mut Vec<u8>, f: &Flow, h: &FlowHeader, reason: EndReason) {
     let mut w = JsonWriter::object(buf);
-    write_header(&mut w, f.start, "flow", &h, f.app.app_proto());
+    write_header(&mut w, f.start, "flow", h, f.app.app_proto());
     w.begin_object("flow")
         .u64("pkts_toserver", f.pkts[0])
         .u64("pkts_toclient", f.pkts[1])

@@ -116,7 +116,7 @@ impl Emit<'_> {
             duration: f.last.saturating_sub(f.start),
         });
         if self.flow_records {
-            write_flow(self.out, &f, reason);
+            write_flow(self.out, &f, &header, reason);
             self.stats.pipeline.flow_records += 1;
         }
         // Many flows can end at once (a sweep, the end of input): hand output
